@@ -1,0 +1,117 @@
+"""Turn an :class:`Architecture` and a regime into a compiled Keras model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from spectral_core.architecture import Architecture
+from spectral_core.config import OPTIMIZER_NAMES
+from spectral_core.layers import MaskedDense, SpectralDense, dense_layers
+from spectral_core.regimes import check_regime, default_learning_rate, trained_eigenvalues_per_layer
+
+OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
+    "adamax": keras.optimizers.Adamax,
+    "adam": keras.optimizers.Adam,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES
+
+INITIALIZATIONS = ("paper",)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI and CLI need to know of a built model besides Keras's own view."""
+
+    architecture: Architecture
+    regime: str
+    seed: int
+
+
+def loss_for(architecture: Architecture) -> keras.losses.Loss:
+    logits = architecture.layers[-1].activation != "softmax"
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer: must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    if not learning_rate > 0 or learning_rate > 10:
+        raise ValueError(f"learning_rate: must be above 0 and at most 10, got {learning_rate!r}")
+    return OPTIMIZERS[name](learning_rate=learning_rate)
+
+
+def build_model(
+    architecture: Architecture,
+    regime: str,
+    seed: int = 0,
+    *,
+    compile: bool = True,
+    optimizer: str = "adamax",
+    learning_rate: float | None = None,
+    jit_compile: bool | str = False,
+    eigenvalue_regularization: Any = None,
+) -> keras.Model:
+    """Build ``architecture`` for ``regime``; weights are drawn from ``seed``.
+
+    ``eigenvalue_regularization`` (a Keras regularizer or None) applies to the trained λ_out.
+    """
+    check_regime(regime)
+    architecture.validate()
+    keras.utils.set_random_seed(seed)
+    eigen_counts = trained_eigenvalues_per_layer(architecture)
+    inputs = keras.Input(shape=(architecture.input_units,), name="pixels")
+    outputs = inputs
+    for index, spec in enumerate(architecture.layers):
+        name = f"layer_{index + 1}"
+        if regime in ("lambda", "lambda-phi"):
+            layer: keras.layers.Layer = SpectralDense(
+                spec.units,
+                activation=spec.activation,
+                phi_trainable=regime == "lambda-phi",
+                eigvals_in_trainable=index == 0 and architecture.train_input_eigenvalues,
+                eigvals_out_trainable=True,
+                telescopic=spec.telescopic,
+                name=name,
+            )
+        elif regime == "direct-subset":
+            n_in = architecture.widths[index]
+            layer = MaskedDense(
+                spec.units,
+                trainable_count=min(eigen_counts[index], n_in * spec.units),
+                mask_seed=seed * 1000 + index,
+                activation=spec.activation,
+                kernel_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
+                telescopic=spec.telescopic,
+                name=name,
+            )
+        else:
+            layer = keras.layers.Dense(spec.units, activation=spec.activation, name=name)
+        outputs = layer(outputs)
+    model = keras.Model(inputs, outputs, name=_model_name(architecture, regime))
+    if eigenvalue_regularization is not None:
+        for layer in dense_layers(model):
+            if isinstance(layer, SpectralDense):
+                model.add_loss(lambda layer=layer: eigenvalue_regularization(layer.eigvals_out))
+    if compile:
+        rate = learning_rate if learning_rate is not None else default_learning_rate(architecture)
+        model.compile(
+            optimizer=make_optimizer(optimizer, rate),
+            loss=loss_for(architecture),
+            metrics=["accuracy"],
+            jit_compile=jit_compile,
+        )
+    return model
+
+
+def _model_name(architecture: Architecture, regime: str) -> str:
+    safe = "".join(ch if ch.isalnum() else "_" for ch in architecture.name).strip("_") or "model"
+    return f"{safe}_{regime.replace('-', '_')}"
+
+
+def count_trainable(model: keras.Model) -> int:
+    return int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))

@@ -1,0 +1,62 @@
+"""Atomic file writes: a temp file beside the target, then an atomic rename.
+
+A failure (read-only folder, full disk) leaves any previous file intact and no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+class WriteError(OSError):
+    """Writing a file failed; the message names the file and the reason."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix); rename it over ``path`` on success.
+
+    The caller writes the temporary file by any means (Keras's saver, numpy, ...).
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise WriteError(f"cannot write {target}: folder {folder} does not exist")
+    try:
+        handle, temp_name = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f"{target.suffix}.partial{target.suffix}", dir=folder
+        )
+    except OSError as error:
+        raise WriteError(f"cannot write {target}: {error.strerror or error}") from None
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        with open(temp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(error, OSError) and not isinstance(error, WriteError):
+            raise WriteError(f"cannot write {target}: {error.strerror or error}") from error
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(path) as temp:
+        temp.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:
+    """Let ``writer`` fill a temporary file, then move it over ``path``."""
+    with atomic_path(path) as temp:
+        writer(temp)

@@ -1,0 +1,346 @@
+"""Keras layers of the spectral domain (DESIGN.md section 1).
+
+``SpectralDense`` holds φ (N_in, N_out), λ_in (N_in,), λ_out (N_out,) and an optional bias, and
+computes y = x W + b with W[j, i] = φ[j, i] (λ_in[j] − λ_out[i]). It never builds the square
+(N_in+N_out)² operator. Which exact formulation it runs depends on what is trainable:
+
+* φ and λ_in frozen (the paper's "train Λ"): when λ_in is uniform (= c, the paper's 1),
+  y = (x φ) ⊙ (c − λ_out); the gradient of λ_out is elementwise on x φ, so no weight-gradient
+  matmul is needed. A non-uniform frozen λ_in takes y = (x ⊙ λ_in) φ − (x φ) ⊙ λ_out.
+* otherwise W is formed elementwise, then one matmul.
+
+``MaskedDense`` is the paper's constrained direct layer: a fixed random subset of kernel entries
+is trainable, the rest stay bit-identical to their initial values (they are not variables the
+optimizer sees).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+PACKAGE = "spectral_lab"
+
+
+def paper_phi_initializer(seed: int | None = None) -> keras.initializers.Initializer:
+    return keras.initializers.RandomUniform(-0.5, 0.5, seed=seed)
+
+
+def paper_eigvals_out_initializer(seed: int | None = None) -> keras.initializers.Initializer:
+    return keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`. "
+            f"Expected a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SpectralDense(keras.layers.Layer):
+    """A dense layer parametrised by the eigen-decomposition of its transfer operator."""
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = False,
+        phi_trainable: bool = True,
+        eigvals_in_trainable: bool = False,
+        eigvals_out_trainable: bool = True,
+        bias_trainable: bool = True,
+        phi_initializer: Any = None,
+        eigvals_in_initializer: Any = "ones",
+        eigvals_out_initializer: Any = None,
+        bias_initializer: Any = "zeros",
+        telescopic: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = _check_positive_int(units, "units")
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.phi_trainable = bool(phi_trainable)
+        self.eigvals_in_trainable = bool(eigvals_in_trainable)
+        self.eigvals_out_trainable = bool(eigvals_out_trainable)
+        self.bias_trainable = bool(bias_trainable)
+        self.phi_initializer = keras.initializers.get(phi_initializer or paper_phi_initializer())
+        self.eigvals_in_initializer = keras.initializers.get(eigvals_in_initializer)
+        self.eigvals_out_initializer = keras.initializers.get(
+            eigvals_out_initializer or paper_eigvals_out_initializer()
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.telescopic = bool(telescopic)
+        self.input_spec = keras.layers.InputSpec(min_ndim=2)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        input_units = input_shape[-1]
+        if input_units is None:
+            raise ValueError(
+                "SpectralDense needs a known last input dimension. "
+                f"Received: input_shape={input_shape}"
+            )
+        self.phi = self.add_weight(
+            name="phi",
+            shape=(input_units, self.units),
+            initializer=self.phi_initializer,
+            trainable=self.phi_trainable,
+        )
+        self.eigvals_in = self.add_weight(
+            name="eigvals_in",
+            shape=(input_units,),
+            initializer=self.eigvals_in_initializer,
+            trainable=self.eigvals_in_trainable,
+        )
+        self.eigvals_out = self.add_weight(
+            name="eigvals_out",
+            shape=(self.units,),
+            initializer=self.eigvals_out_initializer,
+            trainable=self.eigvals_out_trainable,
+        )
+        self.bias = (
+            self.add_weight(
+                name="bias",
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                trainable=self.bias_trainable,
+            )
+            if self.use_bias
+            else None
+        )
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_units})
+
+    @property
+    def formulation(self) -> str:
+        """Name of the exact formulation ``call`` runs for the current trainable set."""
+        if not self.phi.trainable and not self.eigvals_in.trainable:
+            return "frozen-operator"
+        return "formed-kernel"
+
+    def kernel(self) -> Any:
+        """The direct-space kernel W = φ ⊙ (λ_in − λ_out) as a tensor."""
+        return self.phi * (
+            ops.expand_dims(self.eigvals_in, 1) - ops.expand_dims(self.eigvals_out, 0)
+        )
+
+    def _frozen_operator(self, inputs: Any) -> Any:
+        phi = ops.stop_gradient(self.phi)
+        eigvals_in = ops.stop_gradient(self.eigvals_in)
+        projected = ops.matmul(inputs, phi)
+        first = eigvals_in[0]
+
+        def uniform() -> Any:
+            return projected * (first - self.eigvals_out)
+
+        def general() -> Any:
+            return ops.matmul(inputs * eigvals_in, phi) - projected * self.eigvals_out
+
+        is_uniform = ops.all(ops.equal(eigvals_in, first))
+        return ops.cond(is_uniform, uniform, general)
+
+    def call(self, inputs: Any) -> Any:
+        if self.formulation == "frozen-operator":
+            outputs = self._frozen_operator(inputs)
+        else:
+            outputs = ops.matmul(inputs, self.kernel())
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    # -- numpy views for plots, retraction and export --------------------------------
+    def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(kernel, bias) of the equivalent Dense layer, in float64."""
+        phi = np.asarray(keras.ops.convert_to_numpy(self.phi), dtype=np.float64)
+        eig_in = np.asarray(keras.ops.convert_to_numpy(self.eigvals_in), dtype=np.float64)
+        eig_out = np.asarray(keras.ops.convert_to_numpy(self.eigvals_out), dtype=np.float64)
+        kernel = phi * (eig_in[:, None] - eig_out[None, :])
+        bias = (
+            np.asarray(keras.ops.convert_to_numpy(self.bias), dtype=np.float64)
+            if self.bias is not None
+            else np.zeros(self.units)
+        )
+        return kernel, bias
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "phi_trainable": self.phi_trainable,
+                "eigvals_in_trainable": self.eigvals_in_trainable,
+                "eigvals_out_trainable": self.eigvals_out_trainable,
+                "bias_trainable": self.bias_trainable,
+                "phi_initializer": keras.initializers.serialize(self.phi_initializer),
+                "eigvals_in_initializer": keras.initializers.serialize(self.eigvals_in_initializer),
+                "eigvals_out_initializer": keras.initializers.serialize(
+                    self.eigvals_out_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "telescopic": self.telescopic,
+            }
+        )
+        return config
+
+
+def subset_indices(input_units: int, units: int, count: int, seed: int) -> np.ndarray:
+    """Flat indices (sorted) of the ``count`` trainable entries of an (input_units, units) kernel."""
+    size = input_units * units
+    if not 0 <= count <= size:
+        raise ValueError(
+            f"trainable_count must be from 0 to {size} for a {input_units}x{units} kernel. "
+            f"Received: trainable_count={count}"
+        )
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(size, size=count, replace=False)).astype("int64")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedDense(keras.layers.Layer):
+    """Dense layer whose kernel has only ``trainable_count`` trainable entries (seeded choice).
+
+    The frozen entries live in a non-trainable variable; the trainable ones in a separate
+    vector scattered over it, so no optimizer can ever move a frozen entry.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        trainable_count: int,
+        mask_seed: int = 0,
+        activation: Any = None,
+        use_bias: bool = False,
+        kernel_initializer: Any = None,
+        bias_initializer: Any = "zeros",
+        telescopic: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.units = _check_positive_int(units, "units")
+        if isinstance(trainable_count, bool) or not isinstance(trainable_count, (int, np.integer)):
+            raise ValueError(
+                f"Expected an integer trainable_count. Received: trainable_count={trainable_count!r}"
+            )
+        self.trainable_count = int(trainable_count)
+        self.mask_seed = int(mask_seed)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.GlorotUniform()
+        )
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.telescopic = bool(telescopic)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        input_units = input_shape[-1]
+        if input_units is None:
+            raise ValueError(
+                f"MaskedDense needs a known last input dimension. Received: input_shape={input_shape}"
+            )
+        flat = subset_indices(input_units, self.units, self.trainable_count, self.mask_seed)
+        self._flat_indices = flat.reshape(-1, 1)
+        self.frozen_kernel = self.add_weight(
+            name="frozen_kernel",
+            shape=(input_units, self.units),
+            initializer=self.kernel_initializer,
+            trainable=False,
+        )
+        self.trainable_values = self.add_weight(
+            name="trainable_values",
+            shape=(self.trainable_count,),
+            initializer="zeros",
+            trainable=True,
+        )
+        # Trainable entries start at the same random values as a full kernel would.
+        initial = keras.ops.convert_to_numpy(self.frozen_kernel).reshape(-1)[flat]
+        self.trainable_values.assign(initial)
+        self.bias = (
+            self.add_weight(
+                name="bias", shape=(self.units,), initializer=self.bias_initializer, trainable=True
+            )
+            if self.use_bias
+            else None
+        )
+
+    def kernel(self) -> Any:
+        flat = ops.reshape(self.frozen_kernel, (-1,))
+        flat = ops.scatter_update(flat, self._flat_indices, self.trainable_values)
+        return ops.reshape(flat, ops.shape(self.frozen_kernel))
+
+    def call(self, inputs: Any) -> Any:
+        outputs = ops.matmul(inputs, self.kernel())
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    @property
+    def trainable_mask(self) -> np.ndarray:
+        """Boolean (N_in, N_out) array, True where the kernel entry is trainable."""
+        shape = tuple(self.frozen_kernel.shape)
+        mask = np.zeros(int(np.prod(shape)), dtype=bool)
+        mask[self._flat_indices[:, 0]] = True
+        return mask.reshape(shape)
+
+    def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        kernel = np.array(keras.ops.convert_to_numpy(self.frozen_kernel), dtype=np.float64)
+        flat = kernel.reshape(-1)
+        flat[self._flat_indices[:, 0]] = keras.ops.convert_to_numpy(self.trainable_values)
+        bias = (
+            np.asarray(keras.ops.convert_to_numpy(self.bias), dtype=np.float64)
+            if self.bias is not None
+            else np.zeros(self.units)
+        )
+        return flat.reshape(kernel.shape), bias
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "trainable_count": self.trainable_count,
+                "mask_seed": self.mask_seed,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "telescopic": self.telescopic,
+            }
+        )
+        return config
+
+
+def effective_weights(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray]:
+    """(kernel, bias) in float64 of any dense-like layer of ours or a plain ``Dense``."""
+    if isinstance(layer, (SpectralDense, MaskedDense)):
+        return layer.effective_weights()
+    if isinstance(layer, keras.layers.Dense):
+        kernel = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype=np.float64)
+        bias = (
+            np.asarray(keras.ops.convert_to_numpy(layer.bias), dtype=np.float64)
+            if layer.bias is not None
+            else np.zeros(layer.units)
+        )
+        return kernel, bias
+    raise TypeError(f"{type(layer).__name__} is not a dense-like layer")
+
+
+def dense_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The model's dense-like layers in order (Input layers skipped)."""
+    return [
+        layer
+        for layer in model.layers
+        if isinstance(layer, (SpectralDense, MaskedDense, keras.layers.Dense))
+    ]

@@ -1,0 +1,342 @@
+"""The training engine: Keras ``fit`` with observers, stop, pause and divergence handling.
+
+Observers are plain callables that receive :class:`Snapshot` copies (numpy arrays and floats,
+never live variables) on the training thread; a GUI forwards them to its own thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.data import Dataset
+from spectral_core.histograms import HistogramHistory, histogram
+from spectral_core.layers import SpectralDense, dense_layers, effective_weights
+from spectral_core.retraction import folded_layers, has_telescopic
+
+EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+__all__ = ["ConfigError", "TrainingConfig", "Snapshot", "TrainingControl", "TrainingResult", "train"]
+
+
+@dataclass
+class Snapshot:
+    """What observers see: copies only, safe to hand to another thread."""
+
+    kind: str  # "batch", "epoch" or "end"
+    epoch: int  # 0-based epoch the snapshot belongs to
+    batch: int  # batches done in this epoch
+    batches_per_epoch: int
+    epochs: int
+    elapsed: float
+    metrics: dict[str, float]
+    eigenvalues: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    histograms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Epoch snapshots only: per-layer (epochs × bins counts, edges) on a shared grid, and the
+    # same for the retracted compact model's layers when the model has telescopic layers.
+    histogram_history: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    compact_histograms: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def progress(self) -> float:
+        done = self.epoch * self.batches_per_epoch + self.batch
+        return done / max(1, self.epochs * self.batches_per_epoch)
+
+
+Observer = Callable[[Snapshot], None]
+
+
+class TrainingControl:
+    """Stop, pause and resume a run from any thread."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(timeout=0.05):
+            pass
+
+
+@dataclass
+class TrainingResult:
+    history: list[dict[str, float]]  # one row per finished epoch, EPOCH_COLUMNS
+    epochs_completed: int
+    stopped: bool = False
+    diverged: bool = False
+    message: str = ""
+    test_loss: float = math.nan
+    test_accuracy: float = math.nan
+    seconds: float = 0.0
+
+
+def layer_eigenvalues(model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
+    """Copies of λ_in and λ_out of every spectral layer."""
+    return {
+        layer.name: {
+            "eigvals_in": np.array(keras.ops.convert_to_numpy(layer.eigvals_in)),
+            "eigvals_out": np.array(keras.ops.convert_to_numpy(layer.eigvals_out)),
+        }
+        for layer in dense_layers(model)
+        if isinstance(layer, SpectralDense)
+    }
+
+
+def layer_histograms(model: keras.Model, bins: int = 60) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Histogram of each layer's effective direct-space kernel."""
+    return {layer.name: histogram(effective_weights(layer)[0], bins) for layer in dense_layers(model)}
+
+
+class _EngineCallback(keras.callbacks.Callback):
+    """Snapshots for observers, stop/pause, non-finite loss detection, epoch timing."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        observers: Sequence[Observer],
+        control: TrainingControl,
+        batches_per_epoch: int,
+        telescopic: list[bool] | None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.observers = list(observers)
+        self.control = control
+        self.batches_per_epoch = batches_per_epoch
+        self.telescopic = telescopic
+        self.rows: list[dict[str, float]] = []
+        self.diverged_message = ""
+        self.stopped = False
+        self._last_snapshot = 0.0
+        self._epoch = 0
+        self._epoch_start = 0.0
+        self._start = time.perf_counter()
+        self._good_weights: list[np.ndarray] | None = None
+        self._good_epoch = 0
+        self._history: dict[str, HistogramHistory] = {}
+        self._compact_history: dict[str, HistogramHistory] = {}
+
+    # -- helpers --------------------------------------------------------------------
+    def _emit(self, kind: str, batch: int, metrics: dict[str, float], full: bool) -> None:
+        if not self.observers:
+            return
+        snapshot = Snapshot(
+            kind=kind,
+            epoch=self._epoch,
+            batch=batch,
+            batches_per_epoch=self.batches_per_epoch,
+            epochs=self.config.epochs,
+            elapsed=time.perf_counter() - self._start,
+            metrics=dict(metrics),
+            eigenvalues=layer_eigenvalues(self.model),
+            histograms=layer_histograms(self.model, self.config.histogram_bins),
+        )
+        if full:
+            snapshot.histogram_history = {
+                name: (history.matrix(), history.edges) for name, history in self._history.items()
+            }
+            snapshot.compact_histograms = {
+                name: (history.matrix(), history.edges)
+                for name, history in self._compact_history.items()
+            }
+        for observer in self.observers:
+            observer(snapshot)
+
+    def _record_histories(self) -> None:
+        for layer in dense_layers(self.model):
+            kernel = effective_weights(layer)[0]
+            self._history.setdefault(layer.name, HistogramHistory()).add(kernel)
+        if has_telescopic(self.model, self.telescopic):
+            for index, item in enumerate(folded_layers(self.model, self.telescopic)):
+                name = f"compact_{index + 1}"
+                self._compact_history.setdefault(name, HistogramHistory()).add(item.kernel)
+
+    # -- Keras hooks ----------------------------------------------------------------
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+        self._good_weights = [np.array(w) for w in self.model.get_weights()]
+        if self.observers:
+            self._record_histories()
+            self._emit("epoch", 0, {}, full=True)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        loss = float(logs.get("loss", 0.0))
+        if not math.isfinite(loss):
+            self._diverge(batch + 1)
+            return
+        now = time.perf_counter()
+        if self.observers and now - self._last_snapshot >= self.config.snapshot_interval:
+            self._last_snapshot = now
+            metrics = {key: float(value) for key, value in logs.items()}
+            self._emit("batch", batch + 1, metrics, full=False)
+        if self.control.paused and not self.control.stop_requested:
+            self.control.wait_while_paused()
+        if self.control.stop_requested:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.diverged_message:
+            return
+        logs = logs or {}
+        row = {"epoch": float(epoch + 1)}
+        for key in EPOCH_COLUMNS[1:-1]:
+            row[key] = float(logs.get(key, math.nan))
+        row["seconds"] = time.perf_counter() - self._epoch_start
+        if not all(math.isfinite(row[key]) for key in ("loss",)):
+            self._diverge(self.batches_per_epoch)
+            return
+        weights = self.model.get_weights()
+        if not all(np.all(np.isfinite(w)) for w in weights):
+            self._diverge(self.batches_per_epoch)
+            return
+        self._good_weights = [np.array(w) for w in weights]
+        self._good_epoch = epoch + 1
+        self.rows.append(row)
+        if self.observers:
+            self._record_histories()
+            self._emit("epoch", self.batches_per_epoch, {k: v for k, v in row.items()}, full=True)
+
+    def _diverge(self, batch: int) -> None:
+        self.model.stop_training = True
+        if self._good_weights is not None:
+            self.model.set_weights(self._good_weights)
+        where = f"epoch {self._epoch + 1}, batch {batch}"
+        kept = (
+            f"the weights from the end of epoch {self._good_epoch} were kept"
+            if self._good_epoch
+            else "the initial weights were kept"
+        )
+        self.diverged_message = (
+            f"The loss became non-finite at {where}; training stopped and {kept}. "
+            "Try a smaller learning rate."
+        )
+
+
+def split_validation(
+    dataset: Dataset, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Hold out a seeded random ``fraction`` of the training set for validation."""
+    if fraction <= 0:
+        return dataset.x_train, dataset.y_train, None
+    count = len(dataset.y_train)
+    order = np.random.default_rng(seed).permutation(count)
+    held = max(1, int(round(count * fraction)))
+    if held >= count:
+        raise ConfigError(
+            f"validation_fraction: {fraction} leaves no training samples out of {count}"
+        )
+    val, train = order[:held], order[held:]
+    return dataset.x_train[train], dataset.y_train[train], (dataset.x_train[val], dataset.y_train[val])
+
+
+def train(
+    model: keras.Model,
+    dataset: Dataset,
+    config: TrainingConfig | None = None,
+    observers: Iterable[Observer] = (),
+    control: TrainingControl | None = None,
+    *,
+    telescopic: list[bool] | None = None,
+    callbacks: Iterable[keras.callbacks.Callback] = (),
+) -> TrainingResult:
+    """Train a compiled ``model`` on ``dataset``; return per-epoch metrics and how it ended."""
+    config = (config or TrainingConfig()).validate()
+    control = control or TrainingControl()
+    input_units = model.inputs[0].shape[-1]
+    if dataset.features != input_units:
+        raise ConfigError(
+            f"dataset: images have {dataset.features} values but the network's input layer has "
+            f"{input_units} units"
+        )
+    outputs = model.outputs[0].shape[-1]
+    if dataset.classes > outputs:
+        raise ConfigError(
+            f"dataset: labels go up to {dataset.classes - 1} but the last layer has {outputs} units"
+        )
+    x_train, y_train, validation = split_validation(dataset, config.validation_fraction, config.seed)
+    batches = math.ceil(len(y_train) / config.batch_size)
+    engine = _EngineCallback(config, list(observers), control, batches, telescopic)
+    keras.utils.set_random_seed(config.seed)
+    started = time.perf_counter()
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=validation,
+        shuffle=True,
+        verbose=0,
+        callbacks=[engine, *callbacks],
+    )
+    seconds = time.perf_counter() - started
+    result = TrainingResult(
+        history=engine.rows,
+        epochs_completed=len(engine.rows),
+        stopped=engine.stopped,
+        diverged=bool(engine.diverged_message),
+        message=engine.diverged_message or ("stopped by the user" if engine.stopped else "finished"),
+        seconds=seconds,
+    )
+    if len(dataset.y_test):
+        loss, accuracy = evaluate(model, dataset.x_test, dataset.y_test, config.batch_size)
+        result.test_loss, result.test_accuracy = loss, accuracy
+    final = Snapshot(
+        kind="end",
+        epoch=max(0, len(engine.rows) - 1),
+        batch=batches,
+        batches_per_epoch=batches,
+        epochs=config.epochs,
+        elapsed=seconds,
+        metrics={"test_loss": result.test_loss, "test_accuracy": result.test_accuracy},
+        message=result.message,
+    )
+    for observer in engine.observers:
+        observer(final)
+    return result
+
+
+def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
+    """(loss, accuracy) of a compiled or uncompiled classifier, computed directly."""
+    probabilities = predict(model, x, batch_size)
+    accuracy = float(np.mean(np.argmax(probabilities, axis=1) == y))
+    last = dense_layers(model)[-1]
+    if last.activation.__name__ != "softmax":
+        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(probabilities, axis=-1))
+    picked = np.clip(probabilities[np.arange(len(y)), y], 1e-12, 1.0)
+    return float(-np.mean(np.log(picked))), accuracy
+
+
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
