@@ -38,7 +38,10 @@ class TqdmProgress:
         if done > self._done:
             self.bar.update(done - self._done)
             self._done = done
-        postfix = {k: f"{v:.4f}" for k, v in snapshot.metrics.items() if k in ("loss", "accuracy", "val_accuracy")}
-        self.bar.set_description(f"{self.description} epoch {snapshot.epoch + 1}/{snapshot.epochs}")
+        shown = ("loss", "accuracy", "val_accuracy")
+        postfix = {k: f"{v:.4f}" for k, v in snapshot.metrics.items() if k in shown}
+        self.bar.set_description(
+            f"{self.description} epoch {snapshot.epoch + 1}/{snapshot.epochs}", refresh=False
+        )
         if postfix:
             self.bar.set_postfix(postfix, refresh=False)
