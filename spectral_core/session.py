@@ -1,0 +1,483 @@
+"""Session files: the architecture, settings and runs of a lab session, with run weights.
+
+A session file (``*.spectral``) is a zip archive holding
+
+* ``session.json``: ``format_version``, the current architecture, regime, training settings and
+  data set, and every run's metadata and per-epoch metrics;
+* ``weights/run<i>_<j>.npy``: the weights of run ``i`` (``model.get_weights()`` order), stored
+  as plain ``.npy`` arrays that are read without pickle.
+
+Loading checks every field and refuses corrupt, huge or hostile content with a
+:class:`SessionError` *before* anything large is allocated: zip member sizes and every ``.npy``
+header (dtype, shape) are checked against the run's architecture before the array bytes are read.
+Files written by older versions load through :data:`MIGRATIONS`; newer ones are refused.
+Saving is atomic (temp file + rename, see :mod:`spectral_core.files`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectral_core.architecture import Architecture, ArchitectureError
+from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.files import atomic_path
+from spectral_core.regimes import REGIMES
+from spectral_core.safe_arrays import ArrayFileError, read_npy_member
+
+SESSION_SUFFIX = ".spectral"
+FORMAT_VERSION = 1
+SESSION_JSON = "session.json"
+# Bounds that no real session comes near; they keep a hostile file from exhausting memory.
+MAX_JSON_BYTES = 64 * 1024**2
+MAX_RUNS = 10_000
+MAX_EPOCH_ROWS = 10_000
+MAX_ROW_KEYS = 64
+MAX_TEXT_LENGTH = 4096
+MAX_MEMBERS = 200_000
+MAX_WEIGHT_BYTES = 8 * 1024**3
+WEIGHT_DTYPES = ("float16", "float32", "float64")
+
+
+class SessionError(ValueError):
+    """A session file cannot be read or written; the message names the file and the field."""
+
+
+@dataclass
+class RunRecord:
+    """One finished (or stopped) run: what was trained, how it went, and optionally its weights."""
+
+    name: str
+    architecture: Architecture
+    regime: str
+    config: TrainingConfig
+    dataset: str
+    history: list[dict[str, float]]
+    test_accuracy: float
+    test_loss: float
+    weights: list[np.ndarray] | None
+    retracted: bool = False
+    ended: str = ""
+
+
+@dataclass
+class Session:
+    """Everything the user has set up and run; what save/open and autosave store."""
+
+    architecture: Architecture
+    regime: str
+    config: TrainingConfig
+    dataset: str
+    runs: list[RunRecord] = field(default_factory=list)
+
+
+# -- writing ------------------------------------------------------------------------------
+def _number_to_json(value: float) -> float | None:
+    """JSON has no NaN/inf; non-finite metrics are stored as null."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _weights_name(run_index: int, array_index: int) -> str:
+    return f"weights/run{run_index}_{array_index}.npy"
+
+
+def _run_to_json(run: RunRecord, index: int) -> dict[str, Any]:
+    weights = None
+    if run.weights is not None:
+        weights = [_weights_name(index, position) for position in range(len(run.weights))]
+    return {
+        "name": run.name,
+        "architecture": run.architecture.to_dict(),
+        "regime": run.regime,
+        "config": run.config.to_dict(),
+        "dataset": run.dataset,
+        "history": [
+            {str(key): _number_to_json(value) for key, value in row.items()} for row in run.history
+        ],
+        "test_accuracy": _number_to_json(run.test_accuracy),
+        "test_loss": _number_to_json(run.test_loss),
+        "retracted": bool(run.retracted),
+        "ended": run.ended,
+        "weights": weights,
+    }
+
+
+def session_to_json(session: Session) -> dict[str, Any]:
+    """The ``session.json`` document of ``session`` (weights referenced by member name)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "application": "spectral-lab",
+        "architecture": session.architecture.to_dict(),
+        "regime": session.regime,
+        "config": session.config.to_dict(),
+        "dataset": session.dataset,
+        "runs": [_run_to_json(run, index) for index, run in enumerate(session.runs)],
+    }
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def save_session(path: str | os.PathLike[str], session: Session) -> None:
+    """Write ``session`` to ``path`` atomically: a failure leaves any previous file intact.
+
+    Raises :class:`spectral_core.files.WriteError` (an ``OSError``) when the disk or folder
+    refuses the write, :class:`SessionError` when the session itself cannot be stored.
+    """
+    try:
+        document = session_to_json(session)
+        text = json.dumps(document, indent=1, allow_nan=False)
+    except (TypeError, ValueError, AttributeError) as error:
+        raise SessionError(f"cannot save session: {error}") from None
+    arrays: list[tuple[str, np.ndarray]] = []
+    for index, run in enumerate(session.runs):
+        for position, weight in enumerate(run.weights or []):
+            array = np.asarray(weight)
+            if array.dtype.name not in WEIGHT_DTYPES:
+                raise SessionError(
+                    f"cannot save session: runs[{index}].weights[{position}] has dtype "
+                    f"{array.dtype}; allowed: {', '.join(WEIGHT_DTYPES)}"
+                )
+            arrays.append((_weights_name(index, position), array))
+    with atomic_path(path) as temp:
+        with zipfile.ZipFile(temp, "w") as archive:
+            archive.writestr(SESSION_JSON, text, compress_type=zipfile.ZIP_DEFLATED)
+            # Weights barely compress; storing them keeps saves fast (autosave runs each epoch).
+            for name, array in arrays:
+                archive.writestr(name, _npy_bytes(array), compress_type=zipfile.ZIP_STORED)
+
+
+# -- reading ------------------------------------------------------------------------------
+class _Reader:
+    """Checks one JSON document field by field; every error names the field's path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> SessionError:
+        return SessionError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be an object, got {type(value).__name__}")
+        return value
+
+    def field(self, data: dict[str, Any], key: str, where: str) -> Any:
+        if key not in data:
+            raise self.fail(f"{where}{key}", "is required")
+        return data[key]
+
+    def text(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or len(value) > MAX_TEXT_LENGTH:
+            raise self.fail(where, f"must be a string of at most {MAX_TEXT_LENGTH} characters")
+        return value
+
+    def number(self, value: Any, where: str) -> float:
+        """A float, or null meaning 'not available' (NaN)."""
+        if value is None:
+            return math.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"must be a number or null, got {type(value).__name__}")
+        return float(value)
+
+    def flag(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"must be true or false, got {value!r}"[:300])
+        return value
+
+    def regime(self, value: Any, where: str) -> str:
+        if not isinstance(value, str) or value not in REGIMES:
+            raise self.fail(where, f"must be one of {', '.join(REGIMES)}, got {value!r}"[:300])
+        return value
+
+    def architecture(self, value: Any, where: str) -> Architecture:
+        try:
+            return Architecture.from_dict(value)
+        except ArchitectureError as error:
+            inner = f"{where}.{error.path}" if error.path else where
+            raise self.fail(inner, error.reason) from None
+
+    def config(self, value: Any, where: str) -> TrainingConfig:
+        data = self.mapping(value, where)
+        try:
+            return TrainingConfig.from_dict(data)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from None
+        except (TypeError, ValueError) as error:
+            # A setting of the wrong type (a string epoch count, ...) fails inside validate().
+            raise self.fail(where, f"invalid settings ({error})"[:500]) from None
+
+    def history(self, value: Any, where: str) -> list[dict[str, float]]:
+        if not isinstance(value, list):
+            raise self.fail(where, "must be a list of per-epoch rows")
+        if len(value) > MAX_EPOCH_ROWS:
+            raise self.fail(where, f"holds {len(value)} rows; at most {MAX_EPOCH_ROWS} allowed")
+        rows = []
+        for index, row in enumerate(value):
+            row_where = f"{where}[{index}]"
+            row = self.mapping(row, row_where)
+            if len(row) > MAX_ROW_KEYS:
+                raise self.fail(row_where, f"holds {len(row)} metrics; at most {MAX_ROW_KEYS} allowed")
+            rows.append(
+                {
+                    self.text(key, f"{row_where} key"): self.number(number, f"{row_where}.{key}")
+                    for key, number in row.items()
+                }
+            )
+        return rows
+
+
+def _weight_budget(architecture: Architecture) -> int:
+    """Most numbers a model of ``architecture`` can hold in any regime, full or retracted.
+
+    Per layer: φ or a kernel (n_in·n_out), a second kernel-sized array (direct-subset keeps a
+    frozen kernel beside its trained values), λ_in (n_in), λ_out and a bias (n_out each).
+    """
+
+    def budget(arch: Architecture) -> int:
+        widths = arch.widths
+        return sum(
+            2 * n_in * n_out + n_in + 2 * n_out for n_in, n_out in zip(widths, widths[1:], strict=False)
+        )
+
+    return max(budget(architecture), budget(architecture.retracted()))
+
+
+def _read_weights(
+    archive: zipfile.ZipFile,
+    names: Any,
+    architecture: Architecture,
+    reader: _Reader,
+    where: str,
+    spent: list[int],
+) -> list[np.ndarray]:
+    if not isinstance(names, list):
+        raise reader.fail(where, "must be a list of weight member names or null")
+    if len(names) > 4 * len(architecture.layers) + 4:
+        raise reader.fail(
+            where, f"lists {len(names)} arrays; a {len(architecture.layers)}-layer model has fewer"
+        )
+    budget = _weight_budget(architecture)
+    used = 0
+    arrays = []
+    for position, name in enumerate(names):
+        item_where = f"{where}[{position}]"
+        name = reader.text(name, item_where)
+        try:
+            info = archive.getinfo(name)
+        except KeyError:
+            raise reader.fail(item_where, f"member {name!r} is missing from the archive") from None
+        remaining_elements = budget - used
+        remaining_bytes = MAX_WEIGHT_BYTES - spent[0]
+        try:
+            array = read_npy_member(
+                archive,
+                info,
+                dtypes=WEIGHT_DTYPES,
+                max_ndim=2,
+                max_elements=remaining_elements,
+                max_bytes=remaining_bytes,
+            )
+        except ArrayFileError as error:
+            raise reader.fail(
+                item_where,
+                f"{error} (the run's architecture allows {budget} numbers in all)",
+            ) from None
+        if not np.all(np.isfinite(array)):
+            raise reader.fail(item_where, "holds NaN or infinite values")
+        used += array.size
+        spent[0] += array.nbytes
+        arrays.append(array)
+    return arrays
+
+
+def _read_run(
+    data: Any, index: int, archive: zipfile.ZipFile | None, reader: _Reader, spent: list[int]
+) -> RunRecord:
+    where = f"runs[{index}]"
+    run = reader.mapping(data, where)
+    prefix = f"{where}."
+    architecture = reader.architecture(reader.field(run, "architecture", prefix), f"{where}.architecture")
+    weights_field = run.get("weights")
+    weights = None
+    if weights_field is not None:
+        if archive is None:
+            raise reader.fail(f"{where}.weights", "a plain JSON session cannot hold weights")
+        weights = _read_weights(archive, weights_field, architecture, reader, f"{where}.weights", spent)
+    return RunRecord(
+        name=reader.text(reader.field(run, "name", prefix), f"{where}.name"),
+        architecture=architecture,
+        regime=reader.regime(reader.field(run, "regime", prefix), f"{where}.regime"),
+        config=reader.config(reader.field(run, "config", prefix), f"{where}.config"),
+        dataset=reader.text(reader.field(run, "dataset", prefix), f"{where}.dataset"),
+        history=reader.history(reader.field(run, "history", prefix), f"{where}.history"),
+        test_accuracy=reader.number(run.get("test_accuracy"), f"{where}.test_accuracy"),
+        test_loss=reader.number(run.get("test_loss"), f"{where}.test_loss"),
+        weights=weights,
+        retracted=reader.flag(run.get("retracted", False), f"{where}.retracted"),
+        ended=reader.text(run.get("ended", ""), f"{where}.ended"),
+    )
+
+
+def session_from_json(
+    document: Any, source: str = "session", archive: zipfile.ZipFile | None = None
+) -> Session:
+    """Check a current-version ``session.json`` document and build the :class:`Session`."""
+    reader = _Reader(source)
+    data = reader.mapping(document, "")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise reader.fail("format_version", f"must be {FORMAT_VERSION}, got {version!r}")
+    runs = reader.field(data, "runs", "")
+    if not isinstance(runs, list):
+        raise reader.fail("runs", "must be a list")
+    if len(runs) > MAX_RUNS:
+        raise reader.fail("runs", f"holds {len(runs)} runs; at most {MAX_RUNS} allowed")
+    spent = [0]
+    return Session(
+        architecture=reader.architecture(reader.field(data, "architecture", ""), "architecture"),
+        regime=reader.regime(reader.field(data, "regime", ""), "regime"),
+        config=reader.config(reader.field(data, "config", ""), "config"),
+        dataset=reader.text(reader.field(data, "dataset", ""), "dataset"),
+        runs=[_read_run(run, index, archive, reader, spent) for index, run in enumerate(runs)],
+    )
+
+
+# -- versions -----------------------------------------------------------------------------
+def migrate_v0(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 0 (a plain JSON file, no weights) to version 1.
+
+    v0 called the training settings ``settings`` and the per-epoch rows ``epochs``, and marked
+    its version as ``"version": 0``; its runs carried no weights, retraction flag or end note.
+    """
+
+    def run(old: Any) -> Any:
+        if not isinstance(old, dict):
+            return old  # the v1 checks report it with its path
+        new = {key: value for key, value in old.items() if key not in ("settings", "epochs")}
+        new["config"] = old.get("settings", {})
+        new["history"] = old.get("epochs", [])
+        new.setdefault("retracted", False)
+        new.setdefault("ended", "")
+        new["weights"] = None
+        return new
+
+    new = {
+        key: value for key, value in document.items() if key not in ("version", "settings", "runs")
+    }
+    new["format_version"] = 1
+    new["config"] = document.get("settings", {})
+    runs = document.get("runs", [])
+    new["runs"] = [run(item) for item in runs] if isinstance(runs, list) else runs
+    return new
+
+
+# Each entry turns version ``key`` into version ``key + 1``.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_v0}
+
+
+def document_version(document: dict[str, Any]) -> Any:
+    if "format_version" in document:
+        return document["format_version"]
+    return document.get("version", 0)
+
+
+def migrate(document: dict[str, Any], source: str = "session") -> dict[str, Any]:
+    """Bring ``document`` up to :data:`FORMAT_VERSION`, refusing newer or unknown versions."""
+    version = document_version(document)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise SessionError(f"{source}: format_version: must be a whole number, got {version!r}"[:300])
+    if version > FORMAT_VERSION:
+        raise SessionError(
+            f"{source}: this session was saved by a newer Spectral Lab (file format "
+            f"{version}; this version reads formats up to {FORMAT_VERSION}). Update Spectral Lab "
+            "to open it."
+        )
+    while version < FORMAT_VERSION:
+        document = MIGRATIONS[version](document)
+        version = document_version(document)
+    return document
+
+
+def _parse_json(raw: bytes, source: str) -> dict[str, Any]:
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SessionError(f"{source}: session.json is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise SessionError(
+            f"{source}: session.json is not valid JSON (line {error.lineno}, column "
+            f"{error.colno}: {error.msg})"
+        ) from None
+    except RecursionError:
+        raise SessionError(f"{source}: session.json is nested too deeply") from None
+    if not isinstance(document, dict):
+        raise SessionError(f"{source}: session.json must hold an object, got {type(document).__name__}")
+    return document
+
+
+def load_session(path: str | os.PathLike[str]) -> Session:
+    """Read a session file (or a version-0 plain JSON session); raise :class:`SessionError`."""
+    file = Path(path)
+    source = str(file)
+    try:
+        size = file.stat().st_size
+        if not file.is_file():
+            raise SessionError(f"{source}: not a file")
+    except OSError as error:
+        raise SessionError(f"{source}: cannot read: {error.strerror or error}") from None
+    try:
+        if not zipfile.is_zipfile(file):
+            return _load_plain_json(file, size, source)
+        with zipfile.ZipFile(file) as archive:
+            return _load_archive(archive, source)
+    except SessionError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as error:
+        # Truncated or damaged archives; CRC mismatches surface as BadZipFile.
+        raise SessionError(f"{source}: damaged or truncated session file ({error})"[:500]) from None
+
+
+def _load_plain_json(file: Path, size: int, source: str) -> Session:
+    if size > MAX_JSON_BYTES:
+        raise SessionError(f"{source}: {size} bytes is not a session file (not a zip archive)")
+    raw = file.read_bytes()
+    if raw[:1] not in (b"{", b" ", b"\n", b"\r", b"\t"):
+        raise SessionError(
+            f"{source}: not a Spectral Lab session (neither a {SESSION_SUFFIX} archive nor JSON)"
+        )
+    document = _parse_json(raw, source)
+    return session_from_json(migrate(document, source), source, archive=None)
+
+
+def _load_archive(archive: zipfile.ZipFile, source: str) -> Session:
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise SessionError(f"{source}: {len(members)} archive members; at most {MAX_MEMBERS}")
+    try:
+        info = archive.getinfo(SESSION_JSON)
+    except KeyError:
+        raise SessionError(
+            f"{source}: not a Spectral Lab session (the archive has no {SESSION_JSON})"
+        ) from None
+    if info.file_size > MAX_JSON_BYTES:
+        raise SessionError(
+            f"{source}: {SESSION_JSON} claims {info.file_size} bytes; at most {MAX_JSON_BYTES}"
+        )
+    with archive.open(info) as stream:
+        raw = stream.read(MAX_JSON_BYTES + 1)
+    document = migrate(_parse_json(raw, source), source)
+    return session_from_json(document, source, archive=archive)
