@@ -1,0 +1,283 @@
+"""Session files: round trip, versions and migration, atomic saves that fail cleanly."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spectral_core import files
+from spectral_core.architecture import Architecture, LayerSpec
+from spectral_core.config import TrainingConfig
+from spectral_core.files import WriteError
+from spectral_core.session import (
+    FORMAT_VERSION,
+    SESSION_SUFFIX,
+    RunRecord,
+    Session,
+    SessionError,
+    load_session,
+    migrate_v0,
+    save_session,
+)
+
+SMALL = Architecture(
+    "small", 16, (LayerSpec(8, "linear", telescopic=True), LayerSpec(4, "softmax"))
+)
+
+
+def make_session(weights: list[np.ndarray] | None = None) -> Session:
+    rng = np.random.default_rng(3)
+    if weights is None:
+        weights = [
+            rng.standard_normal((16, 8)).astype(np.float32),
+            rng.standard_normal(8).astype(np.float32),
+            np.asfortranarray(rng.standard_normal((8, 4))),  # float64, Fortran order
+            np.zeros(0, dtype=np.float32),  # an empty array is legal (e.g. no trained values)
+        ]
+    history = [
+        {"epoch": 1.0, "loss": 1.5, "accuracy": 0.4, "val_loss": math.nan, "seconds": 0.25},
+        {"epoch": 2.0, "loss": 0.9, "accuracy": 0.7, "val_loss": math.inf, "seconds": 0.5},
+    ]
+    first = RunRecord(
+        "run 1 — λ", SMALL, "lambda", TrainingConfig(epochs=2, learning_rate=0.05), "synthetic",
+        history, 0.75, 0.8, weights, retracted=False, ended="finished",
+    )
+    second = RunRecord(
+        "run 2", SMALL.retracted(), "direct-full", TrainingConfig(seed=7), "data/x.npz",
+        [], math.nan, math.nan, None, retracted=True, ended="stopped by the user",
+    )
+    return Session(SMALL, "lambda-phi", TrainingConfig(epochs=5, batch_size=64), "synthetic",
+                   [first, second])
+
+
+def test_round_trip_keeps_every_field_and_weights_bit_exact(tmp_path: Path) -> None:
+    session = make_session()
+    path = tmp_path / f"lab{SESSION_SUFFIX}"
+    save_session(path, session)
+    loaded = load_session(path)
+
+    assert loaded.architecture == session.architecture
+    assert loaded.regime == "lambda-phi"
+    assert loaded.config == session.config
+    assert loaded.dataset == "synthetic"
+    assert len(loaded.runs) == 2
+    first, second = loaded.runs
+    assert first.name == "run 1 — λ" and first.regime == "lambda" and first.ended == "finished"
+    assert first.config.learning_rate == 0.05
+    assert (first.test_accuracy, first.test_loss) == (0.75, 0.8)
+    # JSON has no NaN/inf: non-finite metrics come back as NaN ("not available").
+    assert first.history[0]["loss"] == 1.5 and math.isnan(first.history[0]["val_loss"])
+    assert math.isnan(first.history[1]["val_loss"])
+    for original, restored in zip(session.runs[0].weights, first.weights, strict=True):
+        assert restored.dtype == original.dtype and restored.shape == original.shape
+        np.testing.assert_array_equal(restored, original)
+    assert second.weights is None and second.retracted is True
+    assert math.isnan(second.test_accuracy) and second.architecture == SMALL.retracted()
+    # No temporary file is left beside the session.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_file_is_a_zip_with_versioned_json_and_plain_npy_members(tmp_path: Path) -> None:
+    path = tmp_path / "lab.spectral"
+    save_session(path, make_session())
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("session.json"))
+        assert document["format_version"] == FORMAT_VERSION
+        names = document["runs"][0]["weights"]
+        assert names == [f"weights/run0_{i}.npy" for i in range(4)]
+        assert all(name in archive.namelist() for name in names)
+        assert document["runs"][1]["weights"] is None
+        assert document["runs"][0]["history"][0]["val_loss"] is None
+
+
+def test_trained_model_weights_restore_the_same_predictions(tmp_path: Path) -> None:
+    from spectral_core.build import build_model
+
+    model = build_model(SMALL, "lambda-phi", seed=1)
+    x = np.random.default_rng(0).random((5, 16)).astype(np.float32)
+    record = RunRecord("r", SMALL, "lambda-phi", TrainingConfig(), "synthetic", [], 0.5, 1.0,
+                       model.get_weights())
+    save_session(tmp_path / "m.spectral", Session(SMALL, "lambda-phi", TrainingConfig(),
+                                                  "synthetic", [record]))
+    restored = build_model(SMALL, "lambda-phi", seed=99)
+    restored.set_weights(load_session(tmp_path / "m.spectral").runs[0].weights)
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+V0_DOCUMENT = {
+    "version": 0,
+    "architecture": SMALL.to_dict(),
+    "regime": "lambda",
+    "settings": {"epochs": 3, "batch_size": 32, "optimizer": "adam"},
+    "dataset": "mnist",
+    "runs": [
+        {
+            "name": "old run",
+            "architecture": SMALL.to_dict(),
+            "regime": "direct-subset",
+            "settings": {"epochs": 2, "learning_rate": 0.02},
+            "dataset": "mnist",
+            "epochs": [{"epoch": 1, "loss": 2.0, "accuracy": 0.3}],
+            "test_accuracy": 0.31,
+            "test_loss": None,
+        }
+    ],
+}
+
+
+def test_version_0_plain_json_session_loads_through_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "old.spectral"
+    path.write_text(json.dumps(V0_DOCUMENT), encoding="utf-8")
+    loaded = load_session(path)
+    assert loaded.config.epochs == 3 and loaded.config.optimizer == "adam"
+    assert loaded.dataset == "mnist" and loaded.regime == "lambda"
+    (run,) = loaded.runs
+    assert run.name == "old run" and run.regime == "direct-subset"
+    assert run.config.learning_rate == 0.02 and run.config.epochs == 2
+    assert run.history == [{"epoch": 1.0, "loss": 2.0, "accuracy": 0.3}]
+    assert run.test_accuracy == 0.31 and math.isnan(run.test_loss)
+    assert run.weights is None and run.retracted is False and run.ended == ""
+    # Re-saving writes the current version, which loads to the same session.
+    save_session(tmp_path / "new.spectral", loaded)
+    again = load_session(tmp_path / "new.spectral")
+    assert again.runs[0].history == run.history and again.config == loaded.config
+
+
+def test_migrate_v0_renames_fields_without_touching_the_input() -> None:
+    before = json.dumps(V0_DOCUMENT, sort_keys=True)
+    migrated = migrate_v0(V0_DOCUMENT)
+    assert json.dumps(V0_DOCUMENT, sort_keys=True) == before
+    assert migrated["format_version"] == 1 and "version" not in migrated
+    assert migrated["config"] == V0_DOCUMENT["settings"] and "settings" not in migrated
+    assert migrated["runs"][0]["history"] == V0_DOCUMENT["runs"][0]["epochs"]
+    assert migrated["runs"][0]["weights"] is None
+
+
+def write_document(path: Path, document: dict) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("session.json", json.dumps(document))
+
+
+def test_newer_format_is_refused_with_an_update_hint(tmp_path: Path) -> None:
+    path = tmp_path / "future.spectral"
+    save_session(path, make_session(weights=[]))
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("session.json"))
+    document["format_version"] = FORMAT_VERSION + 1
+    write_document(path, document)
+    with pytest.raises(SessionError, match=r"newer Spectral Lab.*format 2.*Update"):
+        load_session(path)
+    path.write_text(json.dumps({"format_version": 7}), encoding="utf-8")
+    with pytest.raises(SessionError, match="newer Spectral Lab"):
+        load_session(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("regime"), r"regime: is required"),
+        (lambda d: d.update(regime="fast"), r"regime: must be one of lambda, lambda-phi"),
+        (lambda d: d["architecture"]["layers"][0].update(units=10**9),
+         r"architecture\.layers\[0\]\.units: must be an integer from 1 to 100000"),
+        (lambda d: d["config"].update(epochs="many"), r"config: invalid settings|config: epochs"),
+        (lambda d: d["config"].update(batch_size=0), r"config: batch_size: must be an integer"),
+        (lambda d: d["runs"][0].update(history="none"), r"runs\[0\]\.history: must be a list"),
+        (lambda d: d["runs"][0]["history"][0].update(loss="low"),
+         r"runs\[0\]\.history\[0\]\.loss: must be a number or null"),
+        (lambda d: d["runs"][0].update(retracted="yes"), r"runs\[0\]\.retracted: must be true"),
+        (lambda d: d["runs"][0].update(weights=["weights/missing.npy"]),
+         r"runs\[0\]\.weights\[0\]: member 'weights/missing.npy' is missing"),
+        (lambda d: d.update(format_version="1"), r"format_version: must be a whole number"),
+        (lambda d: d.update(runs={}), r"runs: must be a list"),
+    ],
+)
+def test_bad_fields_are_refused_naming_the_field(tmp_path: Path, change, message) -> None:
+    path = tmp_path / "bad.spectral"
+    save_session(path, make_session(weights=[]))
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("session.json"))
+    change(document)
+    write_document(path, document)
+    with pytest.raises(SessionError, match=message) as caught:
+        load_session(path)
+    assert str(path) in str(caught.value)
+
+
+def test_full_disk_during_save_keeps_the_previous_session(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "lab.spectral"
+    save_session(path, make_session())
+    before = path.read_bytes()
+
+    real_fsync = os.fsync
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(files.os, "fsync", disk_full)
+    changed = make_session(weights=[np.ones((16, 8), np.float32)])
+    with pytest.raises(WriteError, match=r"cannot write .*lab\.spectral: No space left on device"):
+        save_session(path, changed)
+    monkeypatch.setattr(files.os, "fsync", real_fsync)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["lab.spectral"]
+    load_session(path)
+
+
+def test_write_failure_midway_through_the_archive_keeps_the_previous_session(
+    tmp_path, monkeypatch
+) -> None:
+    path = tmp_path / "lab.spectral"
+    save_session(path, make_session())
+    before = path.read_bytes()
+    real_writestr = zipfile.ZipFile.writestr
+    calls = []
+
+    def fails_on_second_member(self, name, data, *args, **kwargs):
+        calls.append(name)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_writestr(self, name, data, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", fails_on_second_member)
+    with pytest.raises(WriteError, match="No space left on device"):
+        save_session(path, make_session())
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["lab.spectral"]
+
+
+def test_unwritable_folder_is_reported_and_nothing_is_written(tmp_path: Path) -> None:
+    # Tests run as root, for whom chmod does not block writes: a parent that is a regular file
+    # makes the folder impossible to create or write for anyone.
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    with pytest.raises(WriteError, match="cannot write .*not_a_folder/lab.spectral"):
+        save_session(blocker / "lab.spectral", make_session())
+    assert blocker.read_text() == "x"
+
+
+def test_read_only_folder_is_reported_and_the_previous_file_stays(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "lab.spectral"
+    save_session(path, make_session())
+    before = path.read_bytes()
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
+    with pytest.raises(WriteError, match="Read-only file system"):
+        save_session(path, make_session(weights=[]))
+    assert path.read_bytes() == before
+
+
+def test_weights_of_an_unsupported_dtype_are_refused_on_save(tmp_path: Path) -> None:
+    session = make_session(weights=[np.array(["text"], dtype=object)])
+    with pytest.raises(SessionError, match=r"runs\[0\]\.weights\[0\] has dtype object"):
+        save_session(tmp_path / "x.spectral", session)
+    assert not (tmp_path / "x.spectral").exists()
