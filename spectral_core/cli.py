@@ -18,7 +18,7 @@ from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
-SUBCOMMANDS: list[str] = []
+SUBCOMMANDS: list[str] = ["spectral_core.experiments"]
 
 
 class CommandError(Exception):
