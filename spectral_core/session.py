@@ -20,7 +20,9 @@ import io
 import json
 import math
 import os
+import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -446,8 +448,12 @@ def load_session(path: str | os.PathLike[str]) -> Session:
             return _load_archive(archive, source)
     except SessionError:
         raise
-    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError) as error:
-        # Truncated or damaged archives; CRC mismatches surface as BadZipFile.
+    except (
+        OSError, EOFError, RuntimeError, ValueError, NotImplementedError, struct.error, zlib.error,
+        zipfile.BadZipFile, zipfile.LargeZipFile,
+    ) as error:
+        # Truncated or damaged archives: CRC mismatches (BadZipFile), broken deflate streams
+        # (zlib.error), unknown compression methods (NotImplementedError), bad header fields.
         raise SessionError(f"{source}: damaged or truncated session file ({error})"[:500]) from None
 
 
