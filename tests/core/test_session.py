@@ -46,15 +46,34 @@ def make_session(weights: list[np.ndarray] | None = None) -> Session:
         {"epoch": 2.0, "loss": 0.9, "accuracy": 0.7, "val_loss": math.inf, "seconds": 0.5},
     ]
     first = RunRecord(
-        "run 1 — λ", SMALL, "lambda", TrainingConfig(epochs=2, learning_rate=0.05), "synthetic",
-        history, 0.75, 0.8, weights, retracted=False, ended="finished",
+        "run 1 — λ",
+        SMALL,
+        "lambda",
+        TrainingConfig(epochs=2, learning_rate=0.05),
+        "synthetic",
+        history,
+        0.75,
+        0.8,
+        weights,
+        retracted=False,
+        ended="finished",
     )
     second = RunRecord(
-        "run 2", SMALL.retracted(), "direct-full", TrainingConfig(seed=7), "data/x.npz",
-        [], math.nan, math.nan, None, retracted=True, ended="stopped by the user",
+        "run 2",
+        SMALL.retracted(),
+        "direct-full",
+        TrainingConfig(seed=7),
+        "data/x.npz",
+        [],
+        math.nan,
+        math.nan,
+        None,
+        retracted=True,
+        ended="stopped by the user",
     )
-    return Session(SMALL, "lambda-phi", TrainingConfig(epochs=5, batch_size=64), "synthetic",
-                   [first, second])
+    return Session(
+        SMALL, "lambda-phi", TrainingConfig(epochs=5, batch_size=64), "synthetic", [first, second]
+    )
 
 
 def test_round_trip_keeps_every_field_and_weights_bit_exact(tmp_path: Path) -> None:
@@ -102,10 +121,13 @@ def test_trained_model_weights_restore_the_same_predictions(tmp_path: Path) -> N
 
     model = build_model(SMALL, "lambda-phi", seed=1)
     x = np.random.default_rng(0).random((5, 16)).astype(np.float32)
-    record = RunRecord("r", SMALL, "lambda-phi", TrainingConfig(), "synthetic", [], 0.5, 1.0,
-                       model.get_weights())
-    save_session(tmp_path / "m.spectral", Session(SMALL, "lambda-phi", TrainingConfig(),
-                                                  "synthetic", [record]))
+    record = RunRecord(
+        "r", SMALL, "lambda-phi", TrainingConfig(), "synthetic", [], 0.5, 1.0, model.get_weights()
+    )
+    save_session(
+        tmp_path / "m.spectral",
+        Session(SMALL, "lambda-phi", TrainingConfig(), "synthetic", [record]),
+    )
     restored = build_model(SMALL, "lambda-phi", seed=99)
     restored.set_weights(load_session(tmp_path / "m.spectral").runs[0].weights)
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -184,16 +206,22 @@ def test_newer_format_is_refused_with_an_update_hint(tmp_path: Path) -> None:
     [
         (lambda d: d.pop("regime"), r"regime: is required"),
         (lambda d: d.update(regime="fast"), r"regime: must be one of lambda, lambda-phi"),
-        (lambda d: d["architecture"]["layers"][0].update(units=10**9),
-         r"architecture\.layers\[0\]\.units: must be an integer from 1 to 100000"),
+        (
+            lambda d: d["architecture"]["layers"][0].update(units=10**9),
+            r"architecture\.layers\[0\]\.units: must be an integer from 1 to 100000",
+        ),
         (lambda d: d["config"].update(epochs="many"), r"config: invalid settings|config: epochs"),
         (lambda d: d["config"].update(batch_size=0), r"config: batch_size: must be an integer"),
         (lambda d: d["runs"][0].update(history="none"), r"runs\[0\]\.history: must be a list"),
-        (lambda d: d["runs"][0]["history"][0].update(loss="low"),
-         r"runs\[0\]\.history\[0\]\.loss: must be a number or null"),
+        (
+            lambda d: d["runs"][0]["history"][0].update(loss="low"),
+            r"runs\[0\]\.history\[0\]\.loss: must be a number or null",
+        ),
         (lambda d: d["runs"][0].update(retracted="yes"), r"runs\[0\]\.retracted: must be true"),
-        (lambda d: d["runs"][0].update(weights=["weights/missing.npy"]),
-         r"runs\[0\]\.weights\[0\]: member 'weights/missing.npy' is missing"),
+        (
+            lambda d: d["runs"][0].update(weights=["weights/missing.npy"]),
+            r"runs\[0\]\.weights\[0\]: member 'weights/missing.npy' is missing",
+        ),
         (lambda d: d.update(format_version="1"), r"format_version: must be a whole number"),
         (lambda d: d.update(runs={}), r"runs: must be a list"),
     ],
