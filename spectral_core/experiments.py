@@ -179,8 +179,10 @@ def load_source(data: DataSource) -> Any:
 def worker_init(data: DataSource | None = None) -> None:
     """Process-pool initializer: import TensorFlow once and load the data once per worker."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow  # noqa: F401
+    import tensorflow as tf
 
+    # Every run builds new models, so Keras's retracing warning would fire on each one.
+    tf.get_logger().setLevel("ERROR")
     if data is not None:
         load_source(data)
 
@@ -405,6 +407,7 @@ def make_executor(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
         raise ExperimentError(f"--workers: must be 0 (this process) or more, got {workers!r}")
     if workers == 0:
+        worker_init()
         yield InlineExecutor()
         return
     pool = cf.ProcessPoolExecutor(
