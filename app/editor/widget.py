@@ -1,0 +1,394 @@
+"""The architecture editor: presets, a layer table, a live diagram and the parameter count."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.editor.commands import LockableUndoStack
+from app.editor.delegates import ActivationDelegate, UnitsDelegate
+from app.editor.diagram import StackDiagram
+from app.editor.model import ArchitectureModel
+from app.editor.table import (
+    ACTIVATION_COLUMN,
+    PROBLEMS_COLUMN,
+    TELESCOPIC_COLUMN,
+    UNITS_COLUMN,
+    LayerTableProxy,
+)
+from resources import preset_paths
+from spectral_core.architecture import MAX_LAYERS, MAX_UNITS, Architecture, ArchitectureError
+from spectral_core.regimes import PAPER_NAMES, check_regime, parameter_counts
+
+START_PRESET = "nonlinear"
+LOCKED_TOOLTIP = "Training is running: the architecture cannot change until it ends"
+EDIT_TRIGGERS = (
+    QAbstractItemView.EditTrigger.DoubleClicked
+    | QAbstractItemView.EditTrigger.EditKeyPressed
+    | QAbstractItemView.EditTrigger.SelectedClicked
+)
+
+
+def load_presets() -> dict[str, Architecture | ArchitectureError]:
+    """Every preset file by its stem; a file that fails to load maps to its error."""
+    presets: dict[str, Architecture | ArchitectureError] = {}
+    for path in preset_paths():
+        try:
+            presets[path.stem] = Architecture.load(path)
+        except ArchitectureError as error:
+            presets[path.stem] = error
+    return presets
+
+
+def share_text(part: int, whole: int) -> str:
+    """A percentage with about three significant digits, for labels."""
+    percent = 100 * part / whole
+    return f"{percent:.1f}%" if percent >= 1 else f"{percent:.2g}%"
+
+
+class ArchitectureEditor(QWidget):
+    """Edits one :class:`Architecture`; every edit is a command on :attr:`undo_stack`."""
+
+    architectureChanged = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._presets = load_presets()
+        start = self._presets.get(START_PRESET)
+        if not isinstance(start, Architecture):
+            start = next(
+                value for value in self._presets.values() if isinstance(value, Architecture)
+            )
+        self._regime = "lambda"
+        self.undo_stack = LockableUndoStack(self)
+        self.model = ArchitectureModel(start, self.undo_stack, self)
+        self.table_model = LayerTableProxy(self.model, self)
+        self._build()
+        self._tooltips = {widget: widget.toolTip() for widget in self._edit_widgets()}
+        self.model.architectureChanged.connect(self._on_architecture_changed)
+        self.model.rowsInserted.connect(self._select_inserted)
+        self.model.rowsRemoved.connect(self._select_after_removal)
+        self.model.modelReset.connect(self._update_buttons)
+        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self._refresh(start)
+
+    # -- the interface the main window uses ---------------------------------------------
+    def architecture(self) -> Architecture:
+        return self.model.architecture()
+
+    def is_valid(self) -> bool:
+        return self.model.is_valid()
+
+    def set_architecture(self, architecture: Architecture) -> bool:
+        """Replace the whole architecture as one undo step; False if locked or unchanged."""
+        return self.model.set_architecture(architecture, f"Set architecture {architecture.name}")
+
+    def preset_names(self) -> list[str]:
+        return list(self._presets)
+
+    def load_preset(self, name: str) -> bool:
+        """Load ``resources/presets/<name>.json`` as one undo step; False if locked or unchanged."""
+        if name not in self._presets:
+            raise ValueError(f"preset: must be one of {', '.join(self._presets)}, got {name!r}")
+        preset = self._presets[name]
+        if isinstance(preset, ArchitectureError):
+            raise preset
+        return self.model.set_architecture(preset, f"Load preset {preset.name}")
+
+    def regime(self) -> str:
+        return self._regime
+
+    def set_regime(self, regime: str) -> None:
+        self._regime = check_regime(regime)
+        self._refresh_parameters(self.architecture())
+
+    def is_locked(self) -> bool:
+        return self.model.is_locked()
+
+    def set_locked(self, locked: bool) -> None:
+        """While locked (training), edits and undo/redo are refused and the controls disabled."""
+        self.model.set_locked(locked)
+        for widget in self._edit_widgets():
+            widget.setEnabled(not locked)
+            widget.setToolTip(LOCKED_TOOLTIP if locked else self._tooltips[widget])
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers if locked else EDIT_TRIGGERS)
+        self.view.setDragDropMode(
+            QAbstractItemView.DragDropMode.NoDragDrop
+            if locked
+            else QAbstractItemView.DragDropMode.InternalMove
+        )
+        self.view.setToolTip(LOCKED_TOOLTIP if locked else "")
+        self.lock_label.setVisible(locked)
+        self._update_buttons()
+
+    def selected_rows(self) -> list[int]:
+        return sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+
+    # -- building -----------------------------------------------------------------------
+    def _build(self) -> None:
+        self.preset_combo = QComboBox()
+        self.preset_combo.setPlaceholderText("custom architecture")
+        self.preset_combo.setToolTip("Load one of the paper's architectures (undoable)")
+        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for stem, preset in self._presets.items():
+            if isinstance(preset, Architecture):
+                self.preset_combo.addItem(preset.name, stem)
+                widths = " → ".join(str(width) for width in preset.widths)
+                self.preset_combo.setItemData(
+                    self.preset_combo.count() - 1, widths, Qt.ItemDataRole.ToolTipRole
+                )
+            else:
+                self.preset_combo.addItem(f"{stem} (cannot be read)", stem)
+                row = self.preset_combo.count() - 1
+                self.preset_combo.setItemData(row, str(preset), Qt.ItemDataRole.ToolTipRole)
+                self.preset_combo.model().item(row).setEnabled(False)
+        self.preset_combo.activated.connect(self._on_preset_activated)
+
+        self.input_units_spin = QSpinBox()
+        self.input_units_spin.setRange(1, MAX_UNITS)
+        self.input_units_spin.setKeyboardTracking(False)
+        self.input_units_spin.setToolTip(f"Nodes of the input layer (784 for MNIST), 1 to {MAX_UNITS}")
+        self.input_units_spin.valueChanged.connect(self.model.set_input_units)
+
+        self.train_input_check = QCheckBox("Train input eigenvalues")
+        self.train_input_check.setToolTip(
+            "Spectral regimes also train the first layer's input eigenvalues λ_in"
+        )
+        self.train_input_check.clicked.connect(self.model.set_train_input_eigenvalues)
+
+        self.view = QTableView()
+        self.view.setModel(self.table_model)
+        self.view.setItemDelegateForColumn(UNITS_COLUMN, UnitsDelegate(self.view))
+        self.view.setItemDelegateForColumn(ACTIVATION_COLUMN, ActivationDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setEditTriggers(EDIT_TRIGGERS)
+        self.view.setDragEnabled(True)
+        self.view.setAcceptDrops(True)
+        self.view.setDropIndicatorShown(True)
+        self.view.setDragDropOverwriteMode(False)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.setMinimumHeight(120)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(UNITS_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(ACTIVATION_COLUMN, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(TELESCOPIC_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(PROBLEMS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(UNITS_COLUMN, 80)
+        header.resizeSection(ACTIVATION_COLUMN, 100)
+        self.view.verticalHeader().setDefaultSectionSize(26)
+
+        self.add_button = self._button("Add", "Append a layer at the end", self._add)
+        self.insert_button = self._button("Insert", "Insert a layer above the selected one (Ins)", self._insert)
+        self.remove_button = self._button("Remove", "Remove the selected layers (Delete)", self._remove)
+        self.up_button = self._button("Up", "Move the selected layers up (Alt+Up)", self._move_up)
+        self.down_button = self._button("Down", "Move the selected layers down (Alt+Down)", self._move_down)
+        self._shortcut(QKeySequence(QKeySequence.StandardKey.Delete), self._remove)
+        self._shortcut(QKeySequence(Qt.Key.Key_Backspace), self._remove)
+        self._shortcut(QKeySequence(Qt.Key.Key_Insert), self._insert)
+        self._shortcut(QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_Up), self._move_up)
+        self._shortcut(QKeySequence(Qt.Modifier.ALT | Qt.Key.Key_Down), self._move_down)
+
+        self.problems_label = QLabel()
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet("color: #c62828;")
+        self.lock_label = QLabel("Training is running: the architecture is locked until it ends.")
+        self.lock_label.setStyleSheet("color: #8d6e00; font-weight: bold;")
+        self.lock_label.setWordWrap(True)
+        self.lock_label.hide()
+
+        self.diagram = StackDiagram()
+        self.diagram.layerClicked.connect(self._select_row)
+        diagram_area = QScrollArea()
+        diagram_area.setWidget(self.diagram)
+        diagram_area.setWidgetResizable(True)
+        diagram_area.setFrameShape(QFrame.Shape.StyledPanel)
+        diagram_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        diagram_area.setMinimumHeight(self.diagram.minimumHeight() + 20)
+        diagram_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+        self.parameter_label = QLabel()
+        self.parameter_label.setWordWrap(True)
+        self.parameter_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.parameter_label.font()
+        font.setBold(True)
+        self.parameter_label.setFont(font)
+
+        form = QFormLayout()
+        form.addRow("Preset:", self.preset_combo)
+        form.addRow("Input units:", self.input_units_spin)
+        form.addRow("", self.train_input_check)
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.insert_button, self.remove_button, self.up_button, self.down_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.lock_label)
+        layout.addLayout(form)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.problems_label)
+        layout.addWidget(diagram_area)
+        layout.addWidget(self.parameter_label)
+
+    def _button(self, text: str, tooltip: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tooltip)
+        button.clicked.connect(slot)
+        return button
+
+    def _shortcut(self, keys: QKeySequence, slot) -> None:
+        # On the view only, so Delete inside a cell editor still edits text.
+        action = QAction(self.view)
+        action.setShortcut(keys)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.triggered.connect(slot)
+        self.view.addAction(action)
+
+    def _edit_widgets(self) -> list[QWidget]:
+        return [
+            self.preset_combo,
+            self.input_units_spin,
+            self.train_input_check,
+            self.add_button,
+            self.insert_button,
+            self.remove_button,
+            self.up_button,
+            self.down_button,
+        ]
+
+    # -- actions ------------------------------------------------------------------------
+    def _add(self) -> None:
+        self.model.add_layer()
+
+    def _insert(self) -> None:
+        rows = self.selected_rows()
+        # With nothing selected, a new hidden layer goes in front of the output layer.
+        row = rows[0] if rows else max(0, self.model.rowCount() - 1)
+        self.model.insert_layer(row)
+
+    def _remove(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            self.model.remove_layers(rows)
+
+    def _move_up(self) -> None:
+        rows = self.selected_rows()
+        if rows and rows[0] > 0:
+            self.model.move_layers(rows, rows[0] - 1)
+
+    def _move_down(self) -> None:
+        rows = self.selected_rows()
+        if rows and rows[-1] < self.model.rowCount() - 1:
+            self.model.move_layers(rows, rows[-1] + 2)
+
+    def _on_preset_activated(self, index: int) -> None:
+        stem = self.preset_combo.itemData(index)
+        if isinstance(self._presets.get(stem), Architecture):
+            self.load_preset(stem)
+        self._sync_preset_combo(self.architecture())
+
+    def _select_row(self, row: int) -> None:
+        self._select_rows(row, row)
+
+    def _select_rows(self, first: int, last: int) -> None:
+        if not 0 <= first <= last < self.table_model.rowCount():
+            return
+        selection = QItemSelection(
+            self.table_model.index(first, 0),
+            self.table_model.index(last, self.table_model.columnCount() - 1),
+        )
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.view.selectionModel().select(selection, flags)
+        self.view.selectionModel().setCurrentIndex(
+            self.table_model.index(first, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+        )
+        self.view.scrollTo(self.table_model.index(first, 0))
+
+    def _select_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        self._select_rows(first, last)
+
+    def _select_after_removal(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        self._select_row(min(first, self.model.rowCount() - 1))
+
+    # -- refreshing ---------------------------------------------------------------------
+    def _on_architecture_changed(self, architecture: Architecture) -> None:
+        self._refresh(architecture)
+        self.architectureChanged.emit(architecture)
+
+    def _refresh(self, architecture: Architecture) -> None:
+        self.input_units_spin.blockSignals(True)
+        self.input_units_spin.setValue(architecture.input_units)
+        self.input_units_spin.blockSignals(False)
+        self.train_input_check.setChecked(architecture.train_input_eigenvalues)
+        self._sync_preset_combo(architecture)
+        rows = range(self.model.rowCount())
+        self.diagram.set_architecture(architecture, [self.model.problem_text(row) for row in rows])
+        self._refresh_problems()
+        self._refresh_parameters(architecture)
+        self._update_buttons()
+
+    def _sync_preset_combo(self, architecture: Architecture) -> None:
+        matching = -1
+        for index in range(self.preset_combo.count()):
+            if self._presets.get(self.preset_combo.itemData(index)) == architecture:
+                matching = index
+                break
+        self.preset_combo.setCurrentIndex(matching)
+
+    def _refresh_problems(self) -> None:
+        lines = list(self.model.global_problems())
+        invalid_rows = [row for row in range(self.model.rowCount()) if self.model.row_problems(row)]
+        if invalid_rows:
+            numbers = ", ".join(str(row + 1) for row in invalid_rows)
+            lines.append(f"Layer {numbers}: see the Problems column.")
+        self.problems_label.setText("\n".join(lines))
+        self.problems_label.setVisible(bool(lines))
+
+    def _refresh_parameters(self, architecture: Architecture) -> None:
+        name = PAPER_NAMES[self._regime]
+        if not self.model.is_valid():
+            self.parameter_label.setText(f"{name}: fix the marked problems to count parameters")
+            self.parameter_label.setToolTip("")
+            return
+        counts = parameter_counts(architecture, self._regime)
+        full = parameter_counts(architecture, "direct-full")
+        self.parameter_label.setText(
+            f"{name}: trainable {counts.trainable:,} of total {counts.total:,} "
+            f"({share_text(counts.trainable, full.trainable)} of direct-full)"
+        )
+        self.parameter_label.setToolTip(
+            f"{counts.trainable:,} trainable and {counts.frozen:,} frozen parameters under "
+            f"{self._regime}; direct-full trains {full.trainable:,}"
+        )
+
+    def _update_buttons(self) -> None:
+        editable = not self.model.is_locked()
+        rows = self.selected_rows()
+        count = self.model.rowCount()
+        room = count < MAX_LAYERS
+        self.add_button.setEnabled(editable and room)
+        self.insert_button.setEnabled(editable and room)
+        self.remove_button.setEnabled(editable and bool(rows))
+        self.up_button.setEnabled(editable and bool(rows) and rows[0] > 0)
+        self.down_button.setEnabled(editable and bool(rows) and rows[-1] < count - 1)
