@@ -94,9 +94,10 @@ def build_model(
         outputs = layer(outputs)
     model = keras.Model(inputs, outputs, name=_model_name(architecture, regime))
     if eigenvalue_regularization is not None:
+        # Functional models refuse add_loss; Keras adds each variable's regularizer to the loss.
         for layer in dense_layers(model):
             if isinstance(layer, SpectralDense):
-                model.add_loss(lambda layer=layer: eigenvalue_regularization(layer.eigvals_out))
+                layer.eigvals_out.regularizer = eigenvalue_regularization
     if compile:
         rate = learning_rate if learning_rate is not None else default_learning_rate(architecture)
         model.compile(
