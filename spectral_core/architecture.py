@@ -240,6 +240,8 @@ class Architecture:
             raise ArchitectureError(
                 "", f"not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
             ) from None
+        except RecursionError:
+            raise ArchitectureError("", "not an architecture: the JSON is nested too deeply") from None
         return cls.from_dict(data)
 
     @classmethod

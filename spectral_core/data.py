@@ -14,11 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_core.safe_arrays import ArrayFileError, read_npz_arrays
+
 BUILTIN = ("mnist", "fashion-mnist")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 # Refuse anything claiming more than this many samples per split (MNIST has 60,000).
 MAX_SAMPLES = 10_000_000
 MAX_FEATURES = 100_000
+# Largest array read from one file (MNIST's training images are 47 MB).
+MAX_DATA_BYTES = 2 * 1024**3
+NPZ_DTYPES = (
+    "bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+    "float16", "float32", "float64",
+)
 IDX_FILES = {
     "x_train": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
     "y_train": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
@@ -113,16 +121,29 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     if not zipfile.is_zipfile(file):
         raise DataError(f"{file}: not an .npz archive (expected a zip of x_train, y_train, x_test, y_test)")
     try:
-        with np.load(file, allow_pickle=False) as archive:
-            missing = [key for key in IDX_FILES if key not in archive.files]
+        # Checked member by member (declared sizes, .npy headers) before any array is allocated:
+        # np.load would allocate whatever shape a header claims.
+        with zipfile.ZipFile(file) as archive:
+            names = set(archive.namelist())
+            missing = [key for key in IDX_FILES if f"{key}.npy" not in names]
             if missing:
                 raise DataError(
                     f"{file}: missing array(s) {', '.join(missing)}; expected x_train, y_train, "
                     "x_test, y_test"
                 )
-            arrays = [archive[key] for key in IDX_FILES]
+            checked = read_npz_arrays(
+                archive,
+                IDX_FILES,
+                dtypes=NPZ_DTYPES,
+                max_ndim=4,
+                max_elements=MAX_DATA_BYTES,
+                max_bytes=MAX_DATA_BYTES,
+            )
+            arrays = [checked[key] for key in IDX_FILES]
     except DataError:
         raise
+    except ArrayFileError as error:
+        raise DataError(f"{file}: {error}") from None
     except Exception as error:  # numpy raises ValueError, OSError, BadZipFile, EOFError ...
         raise DataError(f"{file}: unreadable or truncated .npz ({type(error).__name__}: {error})") from None
     return _prepare(file.name, *arrays)
@@ -130,6 +151,19 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
 
 def _open_idx(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def _read_at_most(stream, limit: int) -> bytes:
+    """Up to ``limit`` bytes, read in chunks so memory follows the data actually present."""
+    chunks = []
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 16 * 1024**2))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -155,8 +189,19 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             if per_item > MAX_FEATURES:
                 raise DataError(f"{file}: header claims {per_item} values per item; at most {MAX_FEATURES}")
             expected = dims[0] * per_item
-            # Read one byte more than announced, to catch trailing garbage without huge reads.
-            payload = stream.read(expected + 1)
+            if expected > MAX_DATA_BYTES:
+                raise DataError(
+                    f"{file}: header claims {expected} bytes of data; at most {MAX_DATA_BYTES} allowed"
+                )
+            if file.suffix != ".gz":
+                # Compare with the real size before reading: read(n) allocates n bytes up front.
+                actual = file.stat().st_size - 4 - 4 * ndim
+                if actual != expected:
+                    raise DataError(
+                        f"{file}: {'truncated' if actual < expected else 'longer than its header announces'}: "
+                        f"header announces {expected} bytes of data, found {actual}"
+                    )
+            payload = _read_at_most(stream, expected + 1)
     except DataError:
         raise
     except (OSError, EOFError, gzip.BadGzipFile) as error:

@@ -2,21 +2,115 @@
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keras
 
 import spectral_core.layers  # noqa: F401  (registers our layers with Keras before any load)
+from spectral_core.architecture import MAX_UNITS
 from spectral_core.files import WriteError, atomic_path
 
 # A .keras archive larger than this is refused before Keras reads it.
 MAX_MODEL_BYTES = 2 * 1024**3
+MAX_CONFIG_BYTES = 16 * 1024**2
+MAX_ARCHIVE_MEMBERS = 10_000
+# Deflate cannot exceed ~1032:1; model weights compress far less than this.
+MAX_COMPRESSION_RATIO = 100
 
 
 class ModelFileError(ValueError):
     """A model file cannot be loaded; the message says which and why."""
+
+
+def _dense_kernel_sizes(node: Any) -> Iterator[int]:
+    """Numbers in the kernel of every layer config carrying ``units`` (Dense and our layers)."""
+    if isinstance(node, dict):
+        config = node.get("config")
+        if isinstance(config, dict) and "units" in config:
+            units = config["units"]
+            build = node.get("build_config")
+            shape = build.get("input_shape") if isinstance(build, dict) else None
+            while isinstance(shape, list) and shape and isinstance(shape[-1], list):
+                shape = shape[-1]  # a layer with several inputs: the last one's shape
+            if isinstance(shape, list) and shape:
+                fan_in = shape[-1]
+            else:
+                fan_in = MAX_UNITS  # unknown: assume the widest a layer may be
+            for value, name in ((units, "units"), (fan_in, "input width")):
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_UNITS:
+                    raise ValueError(f"a layer's {name} is {value!r}; allowed: 1 to {MAX_UNITS}")
+            yield units * fan_in
+        for value in node.values():
+            yield from _dense_kernel_sizes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _dense_kernel_sizes(value)
+
+
+def check_model_archive(source: Path) -> None:
+    """Refuse a ``.keras`` archive whose content would make Keras allocate huge amounts.
+
+    Keras reads ``config.json`` whole and builds every layer before loading weights, so a
+    tiny file could claim a layer of 10⁹ units or decompress to gigabytes. Each layer's kernel
+    must be backed by data in the weights file (at least 2 bytes per number, float16).
+    """
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ARCHIVE_MEMBERS:
+                raise ModelFileError(f"{source}: {len(members)} archive members; not a model file")
+            total = 0
+            for info in members:
+                total += info.file_size
+                if info.file_size > 1024**2 and info.file_size > MAX_COMPRESSION_RATIO * max(
+                    1, info.compress_size
+                ):
+                    raise ModelFileError(
+                        f"{source}: {info.filename} claims {info.file_size} bytes from "
+                        f"{info.compress_size} compressed bytes; refused as a decompression bomb"
+                    )
+            if total > MAX_MODEL_BYTES:
+                raise ModelFileError(
+                    f"{source}: unpacks to {total} bytes; at most {MAX_MODEL_BYTES} allowed"
+                )
+            try:
+                config_info = archive.getinfo("config.json")
+            except KeyError:
+                raise ModelFileError(f"{source}: not a .keras model file (no config.json)") from None
+            if config_info.file_size > MAX_CONFIG_BYTES:
+                raise ModelFileError(
+                    f"{source}: config.json is {config_info.file_size} bytes; at most "
+                    f"{MAX_CONFIG_BYTES} allowed"
+                )
+            config = json.loads(archive.read(config_info).decode("utf-8"))
+            weight_bytes = sum(
+                info.file_size
+                for info in members
+                if info.filename not in ("config.json", "metadata.json")
+            )
+    except ModelFileError:
+        raise
+    except RecursionError:
+        raise ModelFileError(f"{source}: config.json is nested too deeply") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+        raise ModelFileError(f"{source}: damaged .keras archive ({error})"[:500]) from None
+    try:
+        kernel_numbers = sum(_dense_kernel_sizes(config))
+    except ValueError as error:
+        raise ModelFileError(f"{source}: {error}") from None
+    except RecursionError:
+        raise ModelFileError(f"{source}: config.json is nested too deeply") from None
+    if 2 * kernel_numbers > weight_bytes:
+        raise ModelFileError(
+            f"{source}: its layers claim {kernel_numbers} weights but the file holds only "
+            f"{weight_bytes} bytes of weights; the file is damaged or forged"
+        )
 
 
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
@@ -39,6 +133,7 @@ def load_model(path: str | os.PathLike[str], *, compile: bool = True) -> keras.M
         raise ModelFileError(f"{source}: {size} bytes is larger than the {MAX_MODEL_BYTES} allowed")
     if not zipfile.is_zipfile(source):
         raise ModelFileError(f"{source}: not a .keras model file (it is not a zip archive)")
+    check_model_archive(source)
     try:
         return keras.models.load_model(source, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for corrupt or unsafe files.
