@@ -1,0 +1,38 @@
+"""``spectral-lab gui``: show the window first, then load TensorFlow behind it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+ORGANIZATION = "SpectralLab"
+APPLICATION = "Spectral Lab"
+
+
+def main(files: list[str] | None = None) -> int:
+    """Run the desktop app; ``files`` are sessions or architecture JSON files to open."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+
+    from app.main_window import MainWindow  # imports Qt and pyqtgraph only, not TensorFlow
+
+    window = MainWindow()
+    window.show()
+
+    def after_shown() -> None:
+        window.start_loading_tensorflow()
+        for path in files or []:
+            window.open_file(path)
+
+    # Zero-delay: runs once the event loop has painted the window.
+    QTimer.singleShot(0, after_shown)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,200 @@
+"""Regime and run settings, the run buttons and the progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from spectral_core.config import OPTIMIZER_NAMES, TrainingConfig
+from spectral_core.regimes import PAPER_NAMES, REGIMES
+
+BUILTIN_DATASETS = (("MNIST", "mnist"), ("Fashion-MNIST", "fashion-mnist"))
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class RunPanel(QWidget):
+    """Builds a :class:`TrainingConfig`; the main window owns the actions behind the buttons."""
+
+    regimeChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        defaults = TrainingConfig()
+        self.regime = QComboBox()
+        for regime in REGIMES:
+            self.regime.addItem(PAPER_NAMES[regime], regime)
+            self.regime.setItemData(
+                self.regime.count() - 1, f"'{regime}' on the command line", Qt.ItemDataRole.ToolTipRole
+            )
+        self.dataset = QComboBox()
+        for label, source in BUILTIN_DATASETS:
+            self.dataset.addItem(label, source)
+        self.dataset.setToolTip("MNIST or Fashion-MNIST, an .npz file or a folder of IDX files")
+        self.dataset_file = QToolButton()
+        self.dataset_file.setText("File…")
+        self.dataset_file.setToolTip("An .npz file with x_train, y_train, x_test, y_test")
+        self.dataset_folder = QToolButton()
+        self.dataset_folder.setText("Folder…")
+        self.dataset_folder.setToolTip("A folder with the four MNIST-style IDX files")
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 10_000)
+        self.epochs.setValue(defaults.epochs)
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(1, 1_000_000)
+        self.batch_size.setValue(defaults.batch_size)
+        self.learning_rate = QDoubleSpinBox()
+        self.learning_rate.setDecimals(5)
+        self.learning_rate.setRange(0.0, 10.0)
+        self.learning_rate.setSingleStep(0.001)
+        self.learning_rate.setSpecialValueText("auto")
+        self.learning_rate.setToolTip(
+            "0 means the paper's default: 0.03 for linear networks, 0.01 for non-linear ones"
+        )
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(list(OPTIMIZER_NAMES))
+        self.optimizer.setCurrentText(defaults.optimizer)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(defaults.seed)
+        self.seed.setToolTip("The same seed gives the same initial weights and batch order")
+
+        dataset_row = QHBoxLayout()
+        dataset_row.addWidget(self.dataset, 1)
+        dataset_row.addWidget(self.dataset_file)
+        dataset_row.addWidget(self.dataset_folder)
+        form = QFormLayout()
+        form.addRow("Regime", self.regime)
+        form.addRow("Data set", dataset_row)
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Learning rate", self.learning_rate)
+        form.addRow("Optimizer", self.optimizer)
+        form.addRow("Seed", self.seed)
+        settings = QGroupBox("Training")
+        settings.setLayout(form)
+
+        self.train_button = QPushButton("Train")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.retract_button = QPushButton("Retract")
+        buttons = QGridLayout()
+        buttons.addWidget(self.train_button, 0, 0)
+        buttons.addWidget(self.pause_button, 0, 1)
+        buttons.addWidget(self.stop_button, 0, 2)
+        buttons.addWidget(self.retract_button, 1, 0, 1, 3)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(settings)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+
+        self.regime.currentIndexChanged.connect(lambda _: self.regimeChanged.emit(self.current_regime()))
+        self.dataset_file.clicked.connect(self._choose_file)
+        self.dataset_folder.clicked.connect(self._choose_folder)
+
+    # -- values -----------------------------------------------------------------------
+    def current_regime(self) -> str:
+        return str(self.regime.currentData())
+
+    def set_regime(self, regime: str) -> None:
+        self.regime.setCurrentIndex(REGIMES.index(regime))
+
+    def dataset_source(self) -> str:
+        return str(self.dataset.currentData())
+
+    def set_dataset_source(self, source: str) -> None:
+        """Select ``source`` (mnist, fashion-mnist or a path), adding a path to the list."""
+        index = self.dataset.findData(source)
+        if index < 0:
+            self.dataset.addItem(Path(source).name or source, source)
+            index = self.dataset.count() - 1
+            self.dataset.setItemData(index, source, Qt.ItemDataRole.ToolTipRole)
+        self.dataset.setCurrentIndex(index)
+
+    def config(self) -> TrainingConfig:
+        """The settings as a validated config (raises ConfigError naming the field)."""
+        rate = self.learning_rate.value()
+        return TrainingConfig(
+            epochs=self.epochs.value(),
+            batch_size=self.batch_size.value(),
+            learning_rate=rate if rate > 0 else None,
+            optimizer=self.optimizer.currentText(),
+            seed=self.seed.value(),
+        ).validate()
+
+    def set_config(self, config: TrainingConfig) -> None:
+        self.epochs.setValue(config.epochs)
+        self.batch_size.setValue(config.batch_size)
+        self.learning_rate.setValue(config.learning_rate or 0.0)
+        self.optimizer.setCurrentText(config.optimizer)
+        self.seed.setValue(config.seed)
+
+    def set_auto_learning_rate(self, rate: float) -> None:
+        self.learning_rate.setSpecialValueText(f"auto ({rate:g})")
+
+    def set_settings_enabled(self, enabled: bool) -> None:
+        for widget in (
+            self.regime, self.dataset, self.dataset_file, self.dataset_folder, self.epochs,
+            self.batch_size, self.learning_rate, self.optimizer, self.seed,
+        ):
+            widget.setEnabled(enabled)
+
+    # -- progress -------------------------------------------------------------------
+    def show_progress(
+        self, epoch: int, epochs: int, batch: int, batches: int, fraction: float, elapsed: float
+    ) -> None:
+        self.progress.setValue(int(round(1000 * min(1.0, fraction))))
+        left = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
+        estimate = format_duration(left) if left == left else "estimating"
+        self.progress.setFormat(f"epoch {epoch}/{epochs} · batch {batch}/{batches} · {estimate} left")
+        self.progress_label.setText(f"elapsed {format_duration(elapsed)}")
+
+    def show_state(self, text: str, value: int | None = None) -> None:
+        if value is not None:
+            self.progress.setValue(value)
+        self.progress.setFormat(text)
+
+    # -- choosers ---------------------------------------------------------------------
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a data set", "", "NumPy archives (*.npz);;All files (*)"
+        )
+        if path:
+            self.set_dataset_source(path)
+
+    def _choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder of IDX files")
+        if path:
+            self.set_dataset_source(path)
