@@ -54,26 +54,52 @@ class LockableUndoStack(QUndoStack):
         if not self._locked:
             super().setIndex(index)
 
-    def createUndoAction(self, parent: QObject, prefix: str = "") -> QAction:
-        return self._make_action(parent, prefix or "Undo", self.undo, self.canUndo,
-                                 self.undoText, self.canUndoChanged, self.undoTextChanged)
-
-    def createRedoAction(self, parent: QObject, prefix: str = "") -> QAction:
-        return self._make_action(parent, prefix or "Redo", self.redo, self.canRedo,
-                                 self.redoText, self.canRedoChanged, self.redoTextChanged)
-
-    def _make_action(self, parent, label, trigger, can, text, can_changed, text_changed) -> QAction:
-        action = QAction(label, parent)
-
-        def refresh(*_: object) -> None:
-            action.setEnabled(can() and not self._locked)
-            action.setText(f"{label} {text()}".strip())
-
-        for signal in (can_changed, text_changed, self.lockedChanged):
-            signal.connect(refresh)
-        action.triggered.connect(trigger)
-        refresh()
+    def createUndoAction(self, parent: QObject | None, prefix: str = "") -> QAction:
+        action = _StackAction(prefix or "Undo", parent, self.canUndo(), self.undoText(), self._locked)
+        self.canUndoChanged.connect(action.set_available)
+        self.undoTextChanged.connect(action.set_command_text)
+        self.lockedChanged.connect(action.set_locked)
+        action.triggered.connect(self.undo)
         return action
+
+    def createRedoAction(self, parent: QObject | None, prefix: str = "") -> QAction:
+        action = _StackAction(prefix or "Redo", parent, self.canRedo(), self.redoText(), self._locked)
+        self.canRedoChanged.connect(action.set_available)
+        self.redoTextChanged.connect(action.set_command_text)
+        self.lockedChanged.connect(action.set_locked)
+        action.triggered.connect(self.redo)
+        return action
+
+
+class _StackAction(QAction):
+    """Undo or redo action that also goes grey while the stack is locked.
+
+    It keeps what the signals told it instead of asking the stack, which may be mid-destruction.
+    """
+
+    def __init__(
+        self, label: str, parent: QObject | None, available: bool, command_text: str, locked: bool
+    ) -> None:
+        super().__init__(label, parent)
+        self._label, self._available, self._locked = label, available, locked
+        self._command_text = command_text
+        self._refresh()
+
+    def set_available(self, available: bool) -> None:
+        self._available = available
+        self._refresh()
+
+    def set_command_text(self, text: str) -> None:
+        self._command_text = text
+        self._refresh()
+
+    def set_locked(self, locked: bool) -> None:
+        self._locked = locked
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.setEnabled(self._available and not self._locked)
+        self.setText(f"{self._label} {self._command_text}".strip())
 
 
 class InsertLayerCommand(QUndoCommand):
