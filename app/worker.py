@@ -117,12 +117,22 @@ class TrainingWorker(QObject):
         self._version = 0
         self._batch_points: list[tuple[float, float, float]] = []
         self._epoch_snapshots: list[Any] = []
+        # Crash-recovery checkpoint (app.autosave): the finished epochs' rows and the weights
+        # of the last one, copied on the training thread before epochSnapshot is emitted.
+        self._model: Any = None
+        self._checkpoint_rows: list[dict[str, float]] = []
+        self._checkpoint_weights: list[np.ndarray] | None = None
 
     # -- read from the GUI thread ----------------------------------------------------
     def latest(self) -> tuple[int, Any]:
         """(version, latest snapshot); the version grows with every snapshot."""
         with self._lock:
             return self._version, self._latest
+
+    def checkpoint(self) -> tuple[list[dict[str, float]], list[np.ndarray] | None]:
+        """(finished epochs' metric rows, weights at the end of the last one) of this run."""
+        with self._lock:
+            return [dict(row) for row in self._checkpoint_rows], self._checkpoint_weights
 
     def batch_points(self) -> np.ndarray:
         """(n, 3) array of (epoch position, loss, accuracy) of the batch snapshots so far."""
@@ -147,6 +157,11 @@ class TrainingWorker(QObject):
                 )
             elif snapshot.kind == "epoch":
                 self._epoch_snapshots.append(snapshot)
+        if snapshot.kind == "epoch" and snapshot.metrics and self._model is not None:
+            weights = [np.array(w) for w in self._model.get_weights()]
+            with self._lock:
+                self._checkpoint_rows.append(dict(snapshot.metrics))
+                self._checkpoint_weights = weights
         if snapshot.kind == "epoch":
             self.epochSnapshot.emit(snapshot)
         elif snapshot.kind == "end":
@@ -155,6 +170,8 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        import keras
+
         from spectral_core.architecture import ArchitectureError
         from spectral_core.config import ConfigError
         from spectral_core.data import DataError
@@ -162,6 +179,15 @@ class TrainingWorker(QObject):
         from spectral_core.files import WriteError
         from spectral_core.regimes import RegimeError
         from spectral_core.runs import run_training
+
+        worker = self
+
+        class KeepModel(keras.callbacks.Callback):
+            """Hands the worker the model being trained, for the epoch-end checkpoint."""
+
+            def set_model(self, model: Any) -> None:
+                super().set_model(model)
+                worker._model = model
 
         request = self.request
         try:
@@ -175,6 +201,7 @@ class TrainingWorker(QObject):
                     request.config,
                     observers=[self._observe],
                     control=self.control,
+                    callbacks=[KeepModel()],
                 )
         except (ArchitectureError, ConfigError, DataError, DeviceError, RegimeError, WriteError) as error:
             self.failed.emit(str(error))
