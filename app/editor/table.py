@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractProxyModel, QMimeData, QModelIndex, QObject, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractProxyModel,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    Qt,
+)
 from PySide6.QtGui import QBrush, QColor
 
 from app.editor.model import (
@@ -91,6 +98,15 @@ class LayerTableProxy(QAbstractProxyModel):
 
     def sibling(self, row: int, column: int, index: Index) -> QModelIndex:
         return self.index(row, column)
+
+    def buddy(self, index: Index) -> QModelIndex:
+        # QAbstractProxyModel maps the buddy through the source, which would send every edit
+        # and check-box click to column 0.
+        return QModelIndex(index)
+
+    def itemData(self, index: Index) -> dict[int, Any]:
+        # Per column, like data(); the default would return the source row's roles.
+        return QAbstractItemModel.itemData(self, index)
 
     def hasChildren(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and self.rowCount() > 0
