@@ -917,7 +917,9 @@ def plot_weight_histograms(kernels: dict[str, np.ndarray], path: Path) -> None:
     everything = np.concatenate([kernels[r].ravel() for r in regimes])
     low, high = np.percentile(everything, [0.1, 99.9])
     bins = np.linspace(low, high, 80)
-    figure, axes = plt.subplots(1, len(regimes) + 1, figsize=(3.2 * (len(regimes) + 1), 3.2))
+    figure, axes = plt.subplots(
+        1, len(regimes) + 1, figsize=(3.2 * (len(regimes) + 1), 3.4), layout="constrained"
+    )
     for axis, regime in zip(axes, regimes, strict=False):
         values = kernels[regime].ravel()
         axis.hist(values, bins=bins, color=REGIME_COLOURS[regime], density=True)
