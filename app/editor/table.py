@@ -134,7 +134,8 @@ class LayerTableProxy(QAbstractProxyModel):
         if problem is None and "" in problems:
             problem = problems[""]
         if column == PROBLEMS_COLUMN:
-            problem = model.problem_text(row).replace("\n", "; ") or None
+            # The marked cell already names the field; the column gives the reasons in full.
+            problem = "\n".join(problems.values()) or None
 
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if column == UNITS_COLUMN:

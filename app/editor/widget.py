@@ -187,7 +187,7 @@ class ArchitectureEditor(QWidget):
         self.view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
+        self.view.setWordWrap(True)
         self.view.setMinimumHeight(120)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(UNITS_COLUMN, QHeaderView.ResizeMode.Interactive)
@@ -196,7 +196,9 @@ class ArchitectureEditor(QWidget):
         header.setSectionResizeMode(PROBLEMS_COLUMN, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(UNITS_COLUMN, 80)
         header.resizeSection(ACTIVATION_COLUMN, 100)
-        self.view.verticalHeader().setDefaultSectionSize(26)
+        # Rows grow to show a problem's reason in full.
+        self.view.verticalHeader().setMinimumSectionSize(26)
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
         self.add_button = self._button("Add", "Append a layer at the end", self._add)
         self.insert_button = self._button("Insert", "Insert a layer above the selected one (Ins)", self._insert)
@@ -361,20 +363,21 @@ class ArchitectureEditor(QWidget):
         invalid_rows = [row for row in range(self.model.rowCount()) if self.model.row_problems(row)]
         if invalid_rows:
             numbers = ", ".join(str(row + 1) for row in invalid_rows)
-            lines.append(f"Layer {numbers}: see the Problems column.")
+            noun = "Layer" if len(invalid_rows) == 1 else "Layers"
+            lines.append(f"{noun} {numbers}: see the Problems column for what to fix.")
         self.problems_label.setText("\n".join(lines))
         self.problems_label.setVisible(bool(lines))
 
     def _refresh_parameters(self, architecture: Architecture) -> None:
         name = PAPER_NAMES[self._regime]
         if not self.model.is_valid():
-            self.parameter_label.setText(f"{name}: fix the marked problems to count parameters")
+            self.parameter_label.setText(f"{name}\nfix the marked problems to count parameters")
             self.parameter_label.setToolTip("")
             return
         counts = parameter_counts(architecture, self._regime)
         full = parameter_counts(architecture, "direct-full")
         self.parameter_label.setText(
-            f"{name}: trainable {counts.trainable:,} of total {counts.total:,} "
+            f"{name}\ntrainable {counts.trainable:,} of total {counts.total:,} "
             f"({share_text(counts.trainable, full.trainable)} of direct-full)"
         )
         self.parameter_label.setToolTip(

@@ -164,7 +164,8 @@ def test_space_toggles_telescopic_and_marks_a_nonlinear_one(editor, qtbot) -> No
     assert editor.architecture().layers[1] == LayerSpec(120, "relu", True)
     assert not editor.is_valid()
     reason = "only linear layers can be telescopic, this one is relu"
-    assert editor.table_model.index(1, PROBLEMS_COLUMN).data() == f"telescopic: {reason}"
+    assert editor.table_model.index(1, PROBLEMS_COLUMN).data() == reason
+    assert editor.model.problem_text(1) == f"telescopic: {reason}"
     assert editor.problems_label.isVisibleTo(editor)
     assert "fix the marked problems" in editor.parameter_label.text()
     editor.undo_stack.undo()
