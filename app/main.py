@@ -31,6 +31,11 @@ def main(files: list[str] | None = None) -> int:
 
     # Zero-delay: runs once the event loop has painted the window.
     QTimer.singleShot(0, after_shown)
+    from app.autosave import install_autosave
+
+    # Queued after after_shown, so TensorFlow is loading when a crashed session is offered.
+    autosaver = install_autosave(window)
+    app.aboutToQuit.connect(autosaver.shutdown)
     return int(app.exec())
 
 
