@@ -171,21 +171,24 @@ class ArchitectureModel(QAbstractListModel):
             return False
         staying = [row for row in range(count) if row not in moving]
         split = sum(1 for row in staying if row < destination)
-        wanted = staying[:split] + moving + staying[split:]
+        # Move only the moving rows, each to just after the staying row it must follow (or
+        # after the moving rows already placed), so a single row is always a single step.
         current = list(range(count))
         steps: list[tuple[int, int]] = []
-        for target, original in enumerate(wanted):
+        for placed, original in enumerate(moving):
             source = current.index(original)
+            anchor = current.index(staying[split - 1]) + 1 if split else 0
+            target = anchor + placed
+            if source < target:
+                target -= 1
             if source != target:
                 current.insert(target, current.pop(source))
                 steps.append((source, target))
         if not steps:
             return False
-        commands = [
-            MoveLayerCommand(self, source, target, f"Move layer {source + 1} to position {target + 1}")
-            for source, target in steps
-        ]
-        text = commands[0].text() if len(commands) == 1 else f"Move {len(moving)} layers"
+        numbers = ", ".join(str(row + 1) for row in moving)
+        text = f"Move layer {numbers}" if len(moving) == 1 else f"Move layers {numbers}"
+        commands = [MoveLayerCommand(self, source, target, text) for source, target in steps]
         self._push_all(commands, text)
         return True
 

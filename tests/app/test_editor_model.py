@@ -9,6 +9,8 @@ from dataclasses import replace
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QMimeData, QModelIndex, Qt
 
 from app.editor.model import (
@@ -232,6 +234,34 @@ def test_proxy_columns_edit_through_the_list_model(model) -> None:
     assert model.architecture().layers[2] == LayerSpec(64, "tanh")
     assert not model.architecture().layers[0].telescopic
     assert model.undo_stack.count() == 3
+
+
+@st.composite
+def moves(draw):
+    count = draw(st.integers(1, 9))
+    rows = draw(st.sets(st.integers(0, count - 1), min_size=1))
+    return count, sorted(rows), draw(st.integers(0, count))
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(moves())
+def test_moving_any_rows_anywhere_matches_qt_move_semantics(qapp, move) -> None:
+    count, rows, destination = move
+    layers = tuple(LayerSpec(units, "relu") for units in range(1, count + 1))
+    model = ArchitectureModel(Architecture("m", 4, layers))
+    # Independent expectation: the moved rows, in order, land in front of ``destination``.
+    staying = [row for row in range(count) if row not in rows]
+    before = [row for row in staying if row < destination]
+    after = [row for row in staying if row >= destination]
+    expected = [layers[row] for row in before + rows + after]
+    changed = model.move_layers(rows, destination)
+    assert list(model.architecture().layers) == expected
+    assert changed == (expected != list(layers))
+    assert model.undo_stack.count() == int(changed)
+    # Never more single-row moves than rows moved (one row is one step).
+    assert model.undo_stack.command(0) is None or model.undo_stack.command(0).childCount() <= len(rows)
+    model.undo_stack.undo()
+    assert model.architecture().layers == layers
 
 
 def test_move_rows_follows_qt_semantics_and_is_undoable(model) -> None:
