@@ -4,14 +4,18 @@
 computes y = x W + b with W[j, i] = φ[j, i] (λ_in[j] − λ_out[i]). It never builds the square
 (N_in+N_out)² operator. Which exact formulation it runs depends on what is trainable:
 
-* φ and λ_in frozen (the paper's "train Λ"): when λ_in is uniform (= c, the paper's 1),
-  y = (x φ) ⊙ (c − λ_out); the gradient of λ_out is elementwise on x φ, so no weight-gradient
-  matmul is needed. A non-uniform frozen λ_in takes y = (x ⊙ λ_in) φ − (x φ) ⊙ λ_out.
-* otherwise W is formed elementwise, then one matmul.
+* φ and λ_in frozen (the paper's "train Λ"), ``"frozen-operator"``: when λ_in is uniform
+  (= c, the paper's 1), y = (x φ) ⊙ (c − λ_out); the gradient of λ_out is elementwise on x φ,
+  so no weight-gradient matmul is needed. A non-uniform frozen λ_in takes
+  y = (x ⊙ λ_in) φ − (x φ) ⊙ λ_out (the check runs in the graph, so assigning λ_in later is safe).
+* anything else, ``"formed-kernel"``: W is formed elementwise, then one matmul; a custom gradient
+  computes G = xᵀ ∂y once and reads every trained gradient off it elementwise
+  (∂φ = G ⊙ (λ_in − λ_out), ∂λ_in = Σ_i G ⊙ φ, ∂λ_out = −Σ_j G ⊙ φ), skipping frozen ones.
 
 ``MaskedDense`` is the paper's constrained direct layer: a fixed random subset of kernel entries
 is trainable, the rest stay bit-identical to their initial values (they are not variables the
-optimizer sees).
+optimizer sees). Its product is x K₀ plus a sparse correction on the trainable entries, so the
+trained values' gradient costs O(batch × trainable) instead of a weight-gradient matmul.
 """
 
 from __future__ import annotations
@@ -40,6 +44,49 @@ def _check_positive_int(value: Any, name: str) -> int:
             f"Expected a positive integer. Received: {name}={value!r}"
         )
     return int(value)
+
+
+def formed_kernel_product(
+    inputs: Any,
+    phi: Any,
+    eigvals_in: Any,
+    eigvals_out: Any,
+    *,
+    phi_trainable: bool = True,
+    eigvals_in_trainable: bool = True,
+    eigvals_out_trainable: bool = True,
+) -> Any:
+    """x W with W = φ ⊙ (λ_in − λ_out) for a 2-D ``inputs``, with a hand-written gradient.
+
+    The gradient computes G = xᵀ ∂y once (the one weight-gradient matmul) and derives the
+    gradient of each trained factor from it elementwise; frozen factors get none, so their
+    elementwise work is skipped rather than computed and thrown away.
+    """
+
+    @ops.custom_gradient
+    def product(x: Any, phi: Any, eigvals_in: Any, eigvals_out: Any) -> Any:
+        gap = ops.expand_dims(eigvals_in, 1) - ops.expand_dims(eigvals_out, 0)
+        kernel = phi * gap
+
+        def gradient(*args: Any, upstream: Any = None) -> tuple[Any, Any, Any, Any]:
+            upstream = args[0] if upstream is None else upstream
+            grad_x = ops.matmul(upstream, ops.transpose(kernel))
+            grad_kernel = ops.matmul(ops.transpose(x), upstream)
+            grad_phi = grad_kernel * gap if phi_trainable else None
+            grad_in = grad_out = None
+            if eigvals_in_trainable or eigvals_out_trainable:
+                weighted = grad_kernel * phi
+                if eigvals_in_trainable:
+                    grad_in = ops.sum(weighted, axis=1)
+                if eigvals_out_trainable:
+                    grad_out = -ops.sum(weighted, axis=0)
+            return grad_x, grad_phi, grad_in, grad_out
+
+        return ops.matmul(x, kernel), gradient
+
+    # ops.copy reads each variable into a plain tensor (an identity, no data copy): a custom
+    # gradient must see tensors, and the gradients then flow back to the variables' reads.
+    return product(inputs, ops.copy(phi), ops.copy(eigvals_in), ops.copy(eigvals_out))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -144,11 +191,27 @@ class SpectralDense(keras.layers.Layer):
         is_uniform = ops.all(ops.equal(eigvals_in, first))
         return ops.cond(is_uniform, uniform, general)
 
+    def _formed_kernel(self, inputs: Any) -> Any:
+        return formed_kernel_product(
+            inputs,
+            self.phi,
+            self.eigvals_in,
+            self.eigvals_out,
+            phi_trainable=self.phi.trainable,
+            eigvals_in_trainable=self.eigvals_in.trainable,
+            eigvals_out_trainable=self.eigvals_out.trainable,
+        )
+
     def call(self, inputs: Any) -> Any:
+        # Flatten leading axes so the custom gradient's xᵀ ∂y is one 2-D matmul.
+        leading = ops.shape(inputs)[:-1]
+        flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1])) if len(leading) > 1 else inputs
         if self.formulation == "frozen-operator":
-            outputs = self._frozen_operator(inputs)
+            outputs = self._frozen_operator(flat)
         else:
-            outputs = ops.matmul(inputs, self.kernel())
+            outputs = self._formed_kernel(flat)
+        if len(leading) > 1:
+            outputs = ops.reshape(outputs, (*leading, self.units))
         if self.bias is not None:
             outputs = outputs + self.bias
         return self.activation(outputs)
@@ -249,6 +312,8 @@ class MaskedDense(keras.layers.Layer):
             )
         flat = subset_indices(input_units, self.units, self.trainable_count, self.mask_seed)
         self._flat_indices = flat.reshape(-1, 1)
+        self._rows = (flat // self.units).astype("int32")
+        self._columns = (flat % self.units).astype("int32")
         self.frozen_kernel = self.add_weight(
             name="frozen_kernel",
             shape=(input_units, self.units),
@@ -278,7 +343,21 @@ class MaskedDense(keras.layers.Layer):
         return ops.reshape(flat, ops.shape(self.frozen_kernel))
 
     def call(self, inputs: Any) -> Any:
-        outputs = ops.matmul(inputs, self.kernel())
+        # x K = x K₀ + Σ_k x[:, row_k] (v_k − K₀[row_k, col_k]) added into column col_k: the
+        # frozen matmul needs no weight gradient, and v's gradient is a gather of size batch × k.
+        leading = ops.shape(inputs)[:-1]
+        flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1])) if len(leading) > 1 else inputs
+        frozen = ops.stop_gradient(self.frozen_kernel)
+        outputs = ops.matmul(flat, frozen)
+        if self.trainable_count:
+            replaced = ops.take(ops.reshape(frozen, (-1,)), self._flat_indices[:, 0])
+            picked = ops.take(flat, self._rows, axis=1) * (self.trainable_values - replaced)
+            correction = ops.segment_sum(
+                ops.transpose(picked), self._columns, num_segments=self.units, sorted=False
+            )
+            outputs = outputs + ops.transpose(correction)
+        if len(leading) > 1:
+            outputs = ops.reshape(outputs, (*leading, self.units))
         if self.bias is not None:
             outputs = outputs + self.bias
         return self.activation(outputs)
