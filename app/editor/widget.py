@@ -146,7 +146,11 @@ class ArchitectureEditor(QWidget):
         self.preset_combo = QComboBox()
         self.preset_combo.setPlaceholderText("custom architecture")
         self.preset_combo.setToolTip("Load one of the paper's architectures (undoable)")
-        self.preset_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # Long preset names must not widen the side panel the editor lives in.
+        self.preset_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.preset_combo.setMinimumContentsLength(14)
         for stem, preset in self._presets.items():
             if isinstance(preset, Architecture):
                 self.preset_combo.addItem(preset.name, stem)
@@ -194,8 +198,8 @@ class ArchitectureEditor(QWidget):
         header.setSectionResizeMode(ACTIVATION_COLUMN, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(TELESCOPIC_COLUMN, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(PROBLEMS_COLUMN, QHeaderView.ResizeMode.Stretch)
-        header.resizeSection(UNITS_COLUMN, 80)
-        header.resizeSection(ACTIVATION_COLUMN, 100)
+        header.resizeSection(UNITS_COLUMN, 70)
+        header.resizeSection(ACTIVATION_COLUMN, 90)
         # Rows grow to show a problem's reason in full.
         self.view.verticalHeader().setMinimumSectionSize(26)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -243,7 +247,6 @@ class ArchitectureEditor(QWidget):
         buttons = QHBoxLayout()
         for button in (self.add_button, self.insert_button, self.remove_button, self.up_button, self.down_button):
             buttons.addWidget(button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.lock_label)
         layout.addLayout(form)
@@ -256,6 +259,9 @@ class ArchitectureEditor(QWidget):
     def _button(self, text: str, tooltip: str, slot) -> QPushButton:
         button = QPushButton(text)
         button.setToolTip(tooltip)
+        # Share the row's width instead of insisting on the style's 80 px per button.
+        button.setMinimumWidth(button.fontMetrics().horizontalAdvance(text) + 16)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         button.clicked.connect(slot)
         return button
 
