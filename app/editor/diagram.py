@@ -58,6 +58,7 @@ class StackDiagram(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._boxes: list[DiagramBox] = []
+        self._selected_rows: frozenset[int] = frozenset()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setMinimumHeight(150)
         self.setToolTip("The stack from input to output; dashed boxes are telescopic layers")
@@ -75,6 +76,14 @@ class StackDiagram(QWidget):
         count = len(boxes)
         self.setMinimumWidth(int(2 * MARGIN + count * MIN_BOX_WIDTH + (count - 1) * GAP))
         self.update()
+
+    def set_selected_rows(self, rows: list[int]) -> None:
+        """Outline the boxes of the layers selected in the table."""
+        self._selected_rows = frozenset(rows)
+        self.update()
+
+    def selected_rows(self) -> list[int]:
+        return sorted(self._selected_rows)
 
     def boxes(self) -> list[DiagramBox]:
         return list(self._boxes)
@@ -117,6 +126,10 @@ class StackDiagram(QWidget):
         for index, (box, rect) in enumerate(zip(self._boxes, rects, strict=True)):
             if index < last:
                 self._draw_arrow(painter, rect, rects[index + 1])
+            if box.row in self._selected_rows:
+                painter.setPen(QPen(self.palette().highlight().color(), 3))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRoundedRect(rect.adjusted(-3, -3, 3, 3), 6, 6)
             painter.setPen(self._border_pen(box))
             painter.setBrush(QBrush(self._fill(box, index == last)))
             painter.drawRoundedRect(rect, 4, 4)
@@ -131,7 +144,7 @@ class StackDiagram(QWidget):
             if box.problem:
                 caption = box.activation + "\n⚠ invalid"
             caption_rect = QRectF(
-                rect.left() - GAP / 2, rect.bottom() + 2, rect.width() + GAP, CAPTION_HEIGHT
+                rect.left() - GAP / 2, rect.bottom() + 5, rect.width() + GAP, CAPTION_HEIGHT
             )
             painter.drawText(
                 caption_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, caption

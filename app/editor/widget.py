@@ -86,7 +86,7 @@ class ArchitectureEditor(QWidget):
         self.model.rowsInserted.connect(self._select_inserted)
         self.model.rowsRemoved.connect(self._select_after_removal)
         self.model.modelReset.connect(self._update_buttons)
-        self.view.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self._refresh(start)
 
     # -- the interface the main window uses ---------------------------------------------
@@ -390,6 +390,10 @@ class ArchitectureEditor(QWidget):
             f"{counts.trainable:,} trainable and {counts.frozen:,} frozen parameters under "
             f"{self._regime}; direct-full trains {full.trainable:,}"
         )
+
+    def _on_selection_changed(self) -> None:
+        self.diagram.set_selected_rows(self.selected_rows())
+        self._update_buttons()
 
     def _update_buttons(self) -> None:
         editable = not self.model.is_locked()

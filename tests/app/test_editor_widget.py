@@ -287,6 +287,7 @@ def test_diagram_shows_the_stack_and_selects_a_clicked_layer(editor, qtbot) -> N
     assert rects[1].height() > rects[2].height() > rects[3].height()
     qtbot.mouseClick(editor.diagram, Qt.MouseButton.LeftButton, pos=rects[2].center().toPoint())
     assert editor.selected_rows() == [1]
+    assert editor.diagram.selected_rows() == [1]
     qtbot.mouseClick(editor.diagram, Qt.MouseButton.LeftButton, pos=QPoint(1, 1))
     assert editor.selected_rows() == [1]
 
