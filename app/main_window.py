@@ -32,6 +32,7 @@ from app.plots import export_plot
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
+from app.pruning_panel import PruningPanel
 from app.retract import RetractCommand, describe_report, ensure_retraction
 from app.run_panel import RunPanel
 from app.runs_list import RunEntry, RunsList
@@ -75,6 +76,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
+        self.pruning_panel = PruningPanel(undo_stack=self.editor.undo_stack)
+        self.add_analysis_tab(self.pruning_panel, "Pruning")
+        self.modelReady.connect(self.pruning_panel.on_model_ready)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self.redraw_timer.timeout.connect(self.refresh_live_views)

@@ -398,6 +398,20 @@ def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(model_outputs(model, x), axis=1) == np.asarray(y)))
 
 
+def pruned_accuracy(
+    model: keras.Model,
+    architecture: Architecture,
+    masks: Sequence[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+) -> float:
+    """Test accuracy of the network pruned to ``masks`` (builds the smaller network, then runs it)."""
+    if all(np.asarray(mask).all() for mask in masks):
+        return accuracy(model, x, y)
+    pruned, _ = prune(model, architecture, masks)
+    return accuracy(pruned, x, y)
+
+
 @dataclass(frozen=True)
 class PruningResult:
     """One pruning of a model: which nodes were kept and how the smaller network scores."""

@@ -1,0 +1,484 @@
+"""Spectral pruning in the window (issue 7): threshold, kept/pruned spectrum, live accuracy, Prune.
+
+Everything numerical is a call into :mod:`spectral_core.pruning`; this module only shows it.
+The accuracy of the pruned network is measured on a QThreadPool while the slider moves: one job
+runs at a time, a newer request replaces a waiting one, and a result for a superseded request is
+dropped, so the latest threshold always wins. Prune is an undoable command.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.plots import live_plot
+
+KEPT_COLOR = "#009E73"
+PRUNED_COLOR = "#D55E00"
+ALL_LAYERS = "all hidden layers"
+
+
+@dataclass
+class PruningState:
+    """The network the panel works on; Prune and its undo swap one state for another."""
+
+    model: Any
+    architecture: Any
+    dataset: Any
+    label: str = "original"
+
+
+@dataclass(frozen=True)
+class AccuracyRequest:
+    number: int
+    generation: int
+    key: tuple
+    state: PruningState
+    masks: list[np.ndarray]
+
+
+class _JobSignals(QObject):
+    finished = Signal(int, float)
+    failed = Signal(int, str)
+
+
+class _AccuracyJob(QRunnable):
+    """Prune and measure on a pool thread; reports through queued signals."""
+
+    def __init__(self, request: AccuracyRequest, signals: _JobSignals) -> None:
+        super().__init__()
+        self.request = request
+        self.signals = signals
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        from spectral_core.pruning import pruned_accuracy
+
+        state = self.request.state
+        try:
+            value = pruned_accuracy(
+                state.model, state.architecture, self.request.masks,
+                state.dataset.x_test, state.dataset.y_test,
+            )
+        except Exception as error:  # reported in the panel, never raised on a pool thread
+            self.signals.failed.emit(self.request.number, f"{type(error).__name__}: {error}")
+            return
+        self.signals.finished.emit(self.request.number, value)
+
+
+class PruneCommand(QUndoCommand):
+    """Replace the panel's network by its pruned version; undo brings the previous one back."""
+
+    def __init__(self, panel: PruningPanel, before: PruningState, after: PruningState) -> None:
+        super().__init__(f"Prune {after.label}")
+        self.panel = panel
+        self.before = before
+        self.after = after
+        self.generation = panel.generation
+
+    def _apply(self, state: PruningState) -> None:
+        # A new model arrived since: this command no longer applies, so it becomes a no-op.
+        if self.panel.generation != self.generation:
+            self.setObsolete(True)
+            return
+        self.panel._apply_state(state)
+
+    def redo(self) -> None:
+        self._apply(self.after)
+
+    def undo(self) -> None:
+        self._apply(self.before)
+
+
+class PruningPanel(QWidget):
+    """Percentile threshold on node scores, kept/pruned spectrum, pruned accuracy, Prune, Export."""
+
+    modelChanged = Signal(object)  # {"model", "architecture", "dataset", "label"} after Prune/undo
+    accuracyChanged = Signal(float)  # accuracy for the current threshold, once measured
+
+    def __init__(self, undo_stack: QUndoStack | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self.generation = 0
+        self.state: PruningState | None = None
+        self.masks: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+        self._score_cache: dict[str, list[np.ndarray]] = {}
+        self._accuracy_cache: dict[tuple, float] = {}
+        self._request_number = 0
+        self._latest: AccuracyRequest | None = None
+        self._waiting: AccuracyRequest | None = None
+        self._running: AccuracyRequest | None = None
+        self._job_signals = _JobSignals(self)
+        self._job_signals.finished.connect(self._on_job_finished)
+        self._job_signals.failed.connect(self._on_job_failed)
+        self.last_accuracy = math.nan
+        self.last_error = ""
+
+        self.ranking = QComboBox()
+        self.ranking.setToolTip("How nodes are ranked; the lowest-ranked are pruned first")
+        self.global_button = QRadioButton("Global")
+        self.global_button.setToolTip("One percentile across all hidden layers")
+        self.per_layer_button = QRadioButton("Per layer")
+        self.per_layer_button.setToolTip("The same percentile within each hidden layer")
+        self.global_button.setChecked(True)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setSingleStep(1)
+        self.slider.setPageStep(5)
+        self.slider.setToolTip("Percentile threshold: prune this percentage of the lowest-ranked nodes")
+        self.percent_label = QLabel("0 %")
+        self.percent_label.setMinimumWidth(48)
+        self.view = QComboBox()
+        self.view.setToolTip("Layer shown in the sorted-score plot")
+        self.summary_label = QLabel("Train a network to prune its hidden nodes.")
+        self.summary_label.setWordWrap(True)
+        self.accuracy_label = QLabel("")
+        self.prune_button = QPushButton("&Prune")
+        self.prune_button.setToolTip("Remove the pruned nodes: a smaller network (undo with Ctrl+Z)")
+        self.export_button = QPushButton("Export .keras…")
+        self.export_button.setToolTip("Save the current (pruned) network as a .keras file")
+
+        self.plot = live_plot("Sorted node scores", "rank (lowest first)", "score")
+        self.kept_item = self.plot.plot(
+            [], [], name="kept", pen=None, symbol="o", symbolSize=5,
+            symbolBrush=pg.mkBrush(KEPT_COLOR), symbolPen=None,
+        )
+        self.pruned_item = self.plot.plot(
+            [], [], name="pruned", pen=None, symbol="o", symbolSize=5,
+            symbolBrush=pg.mkBrush(PRUNED_COLOR), symbolPen=None,
+        )
+        self.threshold_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(PRUNED_COLOR, style=Qt.PenStyle.DashLine)
+        )
+        self.plot.addItem(self.threshold_line)
+        self.threshold_line.setVisible(False)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Ranking"))
+        controls.addWidget(self.ranking)
+        controls.addSpacing(8)
+        controls.addWidget(self.global_button)
+        controls.addWidget(self.per_layer_button)
+        controls.addSpacing(8)
+        controls.addWidget(QLabel("Prune"))
+        controls.addWidget(self.slider, 1)
+        controls.addWidget(self.percent_label)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("Show"))
+        actions.addWidget(self.view)
+        actions.addWidget(self.accuracy_label, 1)
+        actions.addWidget(self.prune_button)
+        actions.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(actions)
+
+        self.ranking.currentIndexChanged.connect(self._on_ranking_changed)
+        self.global_button.toggled.connect(self._update_threshold)
+        self.slider.valueChanged.connect(self._update_threshold)
+        self.view.currentIndexChanged.connect(self._redraw)
+        self.prune_button.clicked.connect(self.prune)
+        self.export_button.clicked.connect(self.export_dialog)
+        self._set_enabled(False)
+
+    # == public surface ====================================================================
+    def set_model(self, model: Any, architecture: Any, dataset: Any) -> None:
+        """Work on a new trained network (``dataset`` gives the test set; None: no accuracy)."""
+        self.generation += 1
+        self._apply_state(PruningState(model, architecture, dataset, "original"))
+
+    @Slot(object)
+    def on_model_ready(self, payload: dict[str, Any]) -> None:
+        """Slot for MainWindow.modelReady: {"model", "architecture", "dataset", "regime"}."""
+        self.set_model(payload["model"], payload["architecture"], payload.get("dataset"))
+
+    def percentile(self) -> int:
+        return self.slider.value()
+
+    def set_percentile(self, value: int) -> None:
+        self.slider.setValue(int(value))
+
+    def scope(self) -> str:
+        return "global" if self.global_button.isChecked() else "per-layer"
+
+    def set_scope(self, scope: str) -> None:
+        from spectral_core.pruning import check_scope
+
+        (self.global_button if check_scope(scope) == "global" else self.per_layer_button).setChecked(True)
+
+    def current_ranking(self) -> str:
+        return str(self.ranking.currentData() or "")
+
+    def set_ranking(self, ranking: str) -> None:
+        index = self.ranking.findData(ranking)
+        if index < 0:
+            available = [self.ranking.itemData(i) for i in range(self.ranking.count())]
+            raise ValueError(f"ranking: must be one of {', '.join(available)}, got {ranking!r}")
+        self.ranking.setCurrentIndex(index)
+
+    def model(self) -> Any:
+        return self.state.model if self.state else None
+
+    def architecture(self) -> Any:
+        return self.state.architecture if self.state else None
+
+    def kept_counts(self) -> list[int]:
+        return [int(mask.sum()) for mask in self.masks]
+
+    def is_busy(self) -> bool:
+        return self._running is not None or self._waiting is not None
+
+    def prune(self) -> bool:
+        """Replace the network by the pruned one (an undoable command); False if nothing to do."""
+        from spectral_core.pruning import PruningError, prune
+
+        state = self.state
+        if state is None or not self.masks or all(mask.all() for mask in self.masks):
+            return False
+        try:
+            model, architecture = prune(state.model, state.architecture, self.masks)
+        except PruningError as error:
+            self._show_error(str(error))
+            return False
+        removed = sum(mask.size for mask in self.masks) - sum(self.kept_counts())
+        label = f"{removed} nodes by {self.current_ranking()} ({self.scope()})"
+        after = PruningState(model, architecture, state.dataset, label)
+        self.undo_stack.push(PruneCommand(self, state, after))
+        return True
+
+    def export_model(self, path: str) -> str:
+        """Write the current network to ``path`` (.keras, atomic); returns the path written."""
+        from spectral_core.export import save_model
+
+        if self.state is None:
+            raise ValueError("there is no network to export yet: train one first")
+        return str(save_model(self.state.model, path))
+
+    def export_dialog(self) -> None:
+        from app.dialogs import ask_save_path
+        from spectral_core.files import WriteError
+
+        if self.state is None:
+            return
+        path = ask_save_path(self, "Export the pruned network", "pruned.keras", "Keras models (*.keras)")
+        if not path:
+            return
+        if not path.endswith(".keras"):
+            path += ".keras"
+        try:
+            self.export_model(path)
+        except (WriteError, OSError, ValueError) as error:
+            self._show_error(str(error))
+            return
+        self.summary_label.setText(self.summary_label.text() + f"<br>Exported to {path}")
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Drop waiting work and wait for the running job (call before the panel goes away)."""
+        self._waiting = None
+        return self.pool.waitForDone(timeout_ms)
+
+    # == state ============================================================================
+    def _apply_state(self, state: PruningState) -> None:
+        from spectral_core.pruning import RANKING_LABELS, PruningError, available_rankings
+
+        self.state = state
+        self._score_cache.clear()
+        self._accuracy_cache.clear()
+        self._waiting = None
+        self._latest = None
+        self.last_accuracy = math.nan
+        self.last_error = ""
+        previous = self.current_ranking()
+        self.ranking.blockSignals(True)
+        self.ranking.clear()
+        try:
+            rankings = available_rankings(state.model)
+        except PruningError as error:
+            rankings = ()
+            self._show_error(str(error))
+        for name in rankings:
+            self.ranking.addItem(RANKING_LABELS[name], name)
+        index = self.ranking.findData(previous)
+        self.ranking.setCurrentIndex(max(index, 0))
+        self.ranking.blockSignals(False)
+        self.view.blockSignals(True)
+        self.view.clear()
+        self.view.addItem(ALL_LAYERS)
+        for index, units in enumerate(state.architecture.widths[1:-1]):
+            self.view.addItem(f"hidden layer {index + 1} ({units} nodes)")
+        self.view.blockSignals(False)
+        self._set_enabled(bool(rankings))
+        self.slider.blockSignals(True)
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self._on_ranking_changed()
+        self.modelChanged.emit(
+            {"model": state.model, "architecture": state.architecture,
+             "dataset": state.dataset, "label": state.label}
+        )
+
+    def _set_enabled(self, enabled: bool) -> None:
+        for widget in (self.ranking, self.global_button, self.per_layer_button, self.slider,
+                       self.view, self.prune_button):
+            widget.setEnabled(enabled)
+        self.export_button.setEnabled(self.state is not None)
+
+    def _show_error(self, text: str) -> None:
+        self.last_error = text
+        self.accuracy_label.setText(f"<span style='color:{PRUNED_COLOR}'>{text}</span>")
+
+    @Slot()
+    def _on_ranking_changed(self) -> None:
+        from spectral_core.pruning import PruningError, node_scores
+
+        ranking = self.current_ranking()
+        if self.state is None or not ranking:
+            self.scores = []
+            self.masks = []
+            self._redraw()
+            return
+        if ranking not in self._score_cache:
+            try:
+                self._score_cache[ranking] = node_scores(self.state.model, ranking)
+            except PruningError as error:
+                self._show_error(str(error))
+                return
+        self.scores = self._score_cache[ranking]
+        self.plot.getPlotItem().setLabel("left", ranking)
+        self._update_threshold()
+
+    @Slot()
+    def _update_threshold(self) -> None:
+        from spectral_core.pruning import keep_masks
+
+        if self.state is None or not self.scores:
+            return
+        self.masks = keep_masks(self.scores, self.percentile(), self.scope())
+        total = sum(mask.size for mask in self.masks)
+        removed = total - sum(self.kept_counts())
+        self.percent_label.setText(f"{self.percentile()} %")
+        widths = " → ".join(map(str, self.state.architecture.widths))
+        kept = " → ".join(
+            map(str, [self.state.architecture.input_units, *self.kept_counts(),
+                      self.state.architecture.output_units])
+        )
+        self.summary_label.setText(
+            f"<b>{self.state.label}</b>: {widths}<br>"
+            f"pruning {removed} of {total} hidden nodes ({removed / total:.1%}) leaves {kept}"
+        )
+        self.prune_button.setEnabled(removed > 0)
+        self._redraw()
+        self._request_accuracy()
+
+    @Slot()
+    def _redraw(self) -> None:
+        from spectral_core.pruning import score_thresholds
+
+        if not self.scores or not self.masks:
+            self.kept_item.setData([], [])
+            self.pruned_item.setData([], [])
+            self.threshold_line.setVisible(False)
+            return
+        shown = self.view.currentIndex()
+        if shown <= 0:
+            scores = np.concatenate(self.scores)
+            masks = np.concatenate(self.masks)
+        else:
+            scores, masks = self.scores[shown - 1], self.masks[shown - 1]
+        order = np.argsort(scores, kind="stable")
+        ranks = np.arange(order.size)
+        kept = masks[order]
+        self.kept_item.setData(ranks[kept], scores[order][kept])
+        self.pruned_item.setData(ranks[~kept], scores[order][~kept])
+        thresholds = score_thresholds(self.scores, self.masks)
+        if shown > 0:
+            level = thresholds[shown - 1]
+        elif self.scope() == "global":
+            level = max(thresholds)
+        else:
+            level = -math.inf  # one line cannot stand for several layers' thresholds
+        self.threshold_line.setVisible(math.isfinite(level))
+        if math.isfinite(level):
+            self.threshold_line.setValue(level)
+
+    # == background accuracy ==============================================================
+    def _request_accuracy(self) -> None:
+        state = self.state
+        if state is None or state.dataset is None:
+            self.accuracy_label.setText("No test set: accuracy not measured.")
+            return
+        key = (self.current_ranking(), self.scope(), self.percentile())
+        if key in self._accuracy_cache:
+            self._latest = None
+            self._waiting = None
+            self._show_accuracy(self._accuracy_cache[key])
+            return
+        self._request_number += 1
+        request = AccuracyRequest(
+            self._request_number, self.generation, key, state, [m.copy() for m in self.masks]
+        )
+        self._latest = request
+        self.accuracy_label.setText("Test accuracy of the pruned network: measuring…")
+        if self._running is None:
+            self._start(request)
+        else:
+            self._waiting = request  # replaces an older waiting request: the latest wins
+
+    def _start(self, request: AccuracyRequest) -> None:
+        self._running = request
+        self.pool.start(_AccuracyJob(request, self._job_signals))
+
+    def _job_done(self, number: int) -> AccuracyRequest | None:
+        finished = self._running
+        self._running = None
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            self._start(waiting)
+        return finished if finished is not None and finished.number == number else None
+
+    @Slot(int, float)
+    def _on_job_finished(self, number: int, value: float) -> None:
+        finished = self._job_done(number)
+        if finished is None or finished.state is not self.state:
+            return
+        self._accuracy_cache[finished.key] = value
+        if self._latest is not None and finished.number == self._latest.number:
+            self._show_accuracy(value)
+
+    @Slot(int, str)
+    def _on_job_failed(self, number: int, message: str) -> None:
+        finished = self._job_done(number)
+        if finished is not None and self._latest is not None and finished.number == self._latest.number:
+            self._show_error(f"could not measure the pruned network: {message}")
+
+    def _show_accuracy(self, value: float) -> None:
+        self.last_accuracy = value
+        base = self._accuracy_cache.get((self.current_ranking(), self.scope(), 0))
+        if base is None:
+            base = next(
+                (v for (_, _, p), v in self._accuracy_cache.items() if p == 0), None
+            )
+        reference = f" (unpruned {base:.4f})" if base is not None else ""
+        self.accuracy_label.setText(f"Test accuracy of the pruned network: <b>{value:.4f}</b>{reference}")
+        self.accuracyChanged.emit(value)
