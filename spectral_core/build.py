@@ -8,7 +8,7 @@ from typing import Any
 import keras
 
 from spectral_core.architecture import Architecture
-from spectral_core.config import OPTIMIZER_NAMES
+from spectral_core.config import INITIALIZATION_NAMES, OPTIMIZER_NAMES
 from spectral_core.layers import MaskedDense, SpectralDense, dense_layers
 from spectral_core.regimes import check_regime, default_learning_rate, trained_eigenvalues_per_layer
 
@@ -20,7 +20,19 @@ OPTIMIZERS: dict[str, type[keras.optimizers.Optimizer]] = {
 }
 assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES
 
-INITIALIZATIONS = ("paper",)
+INITIALIZATIONS = INITIALIZATION_NAMES
+
+
+def weight_initializer(name: str) -> keras.initializers.Initializer:
+    """A new initializer of φ (and of the direct-subset kernel) for a scheme.
+
+    Make one per layer after seeding: an initializer draws its own seed when it is created.
+    """
+    if name == "paper":
+        return keras.initializers.RandomUniform(-0.5, 0.5)
+    if name == "glorot":
+        return keras.initializers.GlorotUniform()
+    raise ValueError(f"initialization: must be one of {', '.join(INITIALIZATIONS)}, got {name!r}")
 
 
 @dataclass(frozen=True)
@@ -55,13 +67,18 @@ def build_model(
     learning_rate: float | None = None,
     jit_compile: bool | str = False,
     eigenvalue_regularization: Any = None,
+    initialization: str = "paper",
 ) -> keras.Model:
     """Build ``architecture`` for ``regime``; weights are drawn from ``seed``.
+
+    ``initialization`` names a scheme of :data:`INITIALIZATIONS` (λ_in = 1 and
+    λ_out ~ U(−0.01, 0.01) in both; they differ in the range of φ and the subset kernel).
 
     ``eigenvalue_regularization`` (a Keras regularizer or None) applies to the trained λ_out.
     """
     check_regime(regime)
     architecture.validate()
+    weight_initializer(initialization)  # a bad name fails before anything is built
     keras.utils.set_random_seed(seed)
     eigen_counts = trained_eigenvalues_per_layer(architecture)
     inputs = keras.Input(shape=(architecture.input_units,), name="pixels")
@@ -75,6 +92,7 @@ def build_model(
                 phi_trainable=regime == "lambda-phi",
                 eigvals_in_trainable=index == 0 and architecture.train_input_eigenvalues,
                 eigvals_out_trainable=True,
+                phi_initializer=weight_initializer(initialization),
                 telescopic=spec.telescopic,
                 name=name,
             )
@@ -85,7 +103,7 @@ def build_model(
                 trainable_count=min(eigen_counts[index], n_in * spec.units),
                 mask_seed=seed * 1000 + index,
                 activation=spec.activation,
-                kernel_initializer=keras.initializers.RandomUniform(-0.5, 0.5),
+                kernel_initializer=weight_initializer(initialization),
                 telescopic=spec.telescopic,
                 name=name,
             )

@@ -18,7 +18,9 @@ from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
-SUBCOMMANDS: list[str] = ["spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep"]
+SUBCOMMANDS: list[str] = [
+    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep", "spectral_core.bench"
+]
 
 
 class CommandError(Exception):
@@ -65,6 +67,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eigenvalue-penalty-weight", type=float, default=0.0)
     parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
     parser.add_argument(
+        "--initialization", default=defaults.initialization,
+        help="paper (φ ~ U(−0.5, 0.5)) or glorot (φ Glorot-uniform); see docs/REPRODUCTION.md",
+    )
+    parser.add_argument(
         "--limit", type=int, default=None, help="use only the first N training images (quick runs)"
     )
 
@@ -82,6 +88,7 @@ def config_from_args(args: argparse.Namespace):
         eigenvalue_penalty=args.eigenvalue_penalty,
         eigenvalue_penalty_weight=args.eigenvalue_penalty_weight,
         jit_compile=args.jit_compile,
+        initialization=args.initialization,
     ).validate()
 
 

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 OPTIMIZER_NAMES = ("adamax", "adam", "sgd", "rmsprop")
+# "paper": φ ~ U(−0.5, 0.5), λ_in = 1, λ_out ~ U(−0.01, 0.01), direct-subset kernel U(−0.5, 0.5).
+# "glorot": the same eigenvalues, but φ and the direct-subset kernel Glorot-uniform, the scale
+# Keras gives direct-full's Dense kernel (see docs/REPRODUCTION.md for the benchmark).
+INITIALIZATION_NAMES = ("paper", "glorot")
 
 
 class ConfigError(ValueError):
@@ -27,6 +31,7 @@ class TrainingConfig:
     eigenvalue_penalty: str = "none"  # none, l1 or l2 on the trained λ_out
     eigenvalue_penalty_weight: float = 0.0
     jit_compile: bool = False
+    initialization: str = "paper"  # one of INITIALIZATION_NAMES
 
     def validate(self) -> TrainingConfig:
 
@@ -56,6 +61,11 @@ class TrainingConfig:
         if not self.snapshot_interval >= 0:
             raise ConfigError(
                 f"snapshot_interval: must be 0 or more seconds, got {self.snapshot_interval!r}"
+            )
+        if self.initialization not in INITIALIZATION_NAMES:
+            raise ConfigError(
+                f"initialization: must be one of {', '.join(INITIALIZATION_NAMES)}, "
+                f"got {self.initialization!r}"
             )
         if self.eigenvalue_penalty not in ("none", "l1", "l2"):
             raise ConfigError(

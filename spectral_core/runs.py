@@ -129,6 +129,7 @@ def run_training(
         learning_rate=config.learning_rate,
         jit_compile=config.jit_compile,
         eigenvalue_regularization=config.regularizer(),
+        initialization=config.initialization,
     )
     flags = telescopic_flags(architecture)
     result = train(
