@@ -93,6 +93,8 @@ def randomized(architecture: Architecture, regime: str, seed: int = 0) -> keras.
         if isinstance(layer, SpectralDense):
             layer.eigvals_in.assign(rng.uniform(-1.5, 1.5, layer.eigvals_in.shape).astype("float32"))
             layer.eigvals_out.assign(rng.uniform(-1.5, 1.5, layer.eigvals_out.shape).astype("float32"))
+        elif layer.bias is not None:  # Dense starts with zero biases: make cutting them matter
+            layer.bias.assign(rng.uniform(-1, 1, layer.bias.shape).astype("float32"))
     return model
 
 
