@@ -32,6 +32,7 @@ from app.plots import live_plot
 KEPT_COLOR = "#009E73"
 PRUNED_COLOR = "#D55E00"
 ALL_LAYERS = "all hidden layers"
+DEFAULT_RANKING = "eigenvalue-gain"
 
 
 @dataclass
@@ -134,7 +135,13 @@ class PruningPanel(QWidget):
         self.last_error = ""
 
         self.ranking = QComboBox()
-        self.ranking.setToolTip("How nodes are ranked; the lowest-ranked are pruned first")
+        self.ranking.setToolTip(
+            "How nodes are ranked; the lowest-ranked are pruned first.\n"
+            "|λ_out|: the node's eigenvalue (Buffoni et al., whose λ_in is 0).\n"
+            "|λ_in − λ_out|: the factor the eigenvalues put on the node's incoming weights\n"
+            "(the same ranking for λ_in = 0; the meaningful one for this app's λ_in = 1).\n"
+            "Σ|W_in|: summed absolute incoming weights (the direct-space baseline)."
+        )
         self.global_button = QRadioButton("Global")
         self.global_button.setToolTip("One percentile across all hidden layers")
         self.per_layer_button = QRadioButton("Per layer")
@@ -319,7 +326,8 @@ class PruningPanel(QWidget):
             self._show_error(str(error))
         for name in rankings:
             self.ranking.addItem(RANKING_LABELS[name], name)
-        index = self.ranking.findData(previous)
+        # Default to the eigenvalue gain: with λ_in = 1 it is what |λ_out| means when λ_in = 0.
+        index = self.ranking.findData(previous or DEFAULT_RANKING)
         self.ranking.setCurrentIndex(max(index, 0))
         self.ranking.blockSignals(False)
         self.view.blockSignals(True)

@@ -377,3 +377,24 @@ def test_ranking_carries_information(trained_lambda):
             kept_low = accuracy(low_first, data.x_test, data.y_test)
             kept_high = accuracy(high_first, data.x_test, data.y_test)
             assert kept_low > kept_high + 0.2, (ranking, percentile, kept_low, kept_high)
+
+
+def test_gain_ranking_is_the_eigenvalue_ranking_of_the_same_network_with_zero_input_eigenvalues(inputs):
+    """λ_in = 1 with λ_out equals λ_in = 0 with λ_out − 1 (same W); |λ_out| there is our gain."""
+    model = build_model(PLAIN, "lambda", seed=6)
+    rng = np.random.default_rng(6)
+    for layer in dense_layers(model):
+        layer.eigvals_out.assign(rng.uniform(-1, 2, layer.eigvals_out.shape).astype("float32"))
+    shifted = build_model(PLAIN, "lambda", seed=6)
+    for source, target in zip(dense_layers(model), dense_layers(shifted), strict=True):
+        target.phi.assign(source.phi)
+        target.eigvals_in.assign(np.zeros(source.eigvals_in.shape, "float32"))
+        target.eigvals_out.assign(source.eigvals_out.numpy().astype(np.float64) - 1)
+    np.testing.assert_allclose(model_outputs(shifted, inputs), model_outputs(model, inputs), atol=1e-5)
+    gain = eigenvalue_gain_scores(model)
+    for mine, theirs in zip(gain, eigenvalue_scores(shifted), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6)
+    for percentile in (20, 50, 80):
+        assert [m.tolist() for m in keep_masks(gain, percentile)] == [
+            m.tolist() for m in keep_masks(eigenvalue_scores(shifted), percentile)
+        ]
