@@ -10,6 +10,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Autosaves of app instances started by tests (also in subprocesses) go to a throwaway folder,
+# and a leftover crash autosave is discarded instead of opening a modal question.
+os.environ.setdefault("SPECTRAL_LAB_HOME", __import__("tempfile").mkdtemp(prefix="spectral-lab-home-"))
+os.environ.setdefault("SPECTRAL_LAB_RECOVER", "discard")
 
 from pathlib import Path  # noqa: E402
 
