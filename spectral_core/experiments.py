@@ -397,6 +397,14 @@ def make_executor(
             client = Client(scheduler, timeout="20s") if own else scheduler
         except OSError as error:
             raise ExperimentError(f"--scheduler: cannot reach {scheduler} ({error})") from None
+        try:
+            # Import TensorFlow and load the data once on every worker, and fail early (with the
+            # worker's own message) when a worker cannot read the dataset path.
+            client.run(worker_init, data)
+        except Exception as error:
+            if own:
+                client.close()
+            raise ExperimentError(f"--scheduler: the Dask workers could not start: {error}") from None
         executor = client.get_executor(pure=False)
         try:
             yield executor

@@ -169,6 +169,11 @@ def test_dask_local_cluster_runs_a_tiny_grid(tiny_npz, tmp_path):
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
     ) as cluster, distributed.Client(cluster) as client:
         outcome = run_grid(specs, tmp_path, DataSource(str(tiny_npz)), scheduler=client, quiet=True)
+        # By address (as --scheduler gives it): a dataset the workers cannot read fails up front.
+        missing = DataSource(str(tmp_path / "missing.npz"))
+        with pytest.raises(ExperimentError, match="Dask workers could not start.*missing.npz"):
+            run_grid(specs, tmp_path / "other", missing, scheduler=cluster.scheduler_address,
+                     quiet=True)
     assert outcome.failures == [] and outcome.ran == 2
     assert {record["regime"] for record in outcome.records.values()} == {"lambda", "direct-full"}
     assert len(RunLog(tmp_path).records()) == 2
