@@ -126,12 +126,14 @@ class MainWindow(QMainWindow):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.run_panel.controls)
         right_layout.addWidget(self.message_bar)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(self.tabs)
         self.right_splitter.addWidget(bottom)
-        self.right_splitter.setStretchFactor(0, 4)
+        self.right_splitter.setStretchFactor(0, 3)
         self.right_splitter.setStretchFactor(1, 1)
+        self.right_splitter.setSizes([640, 200])
         right_layout.addWidget(self.right_splitter)
 
         self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -141,12 +143,15 @@ class MainWindow(QMainWindow):
         self.main_splitter.setSizes([420, 980])
         self.setCentralWidget(self.main_splitter)
 
-        self.status_label = QLabel("Loading TensorFlow…")
+        self.status_label = QLabel("")
+        # Permanent: the device training will use and the TensorFlow version.
+        self.device_label = QLabel("Loading TensorFlow…")
         self.device_picker = QComboBox()
         self.device_picker.setToolTip("Device to train on (every device TensorFlow sees)")
         self.device_picker.setEnabled(False)
         self.device_picker.addItem("loading TensorFlow…")
         self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().addPermanentWidget(QLabel("Device"))
         self.statusBar().addPermanentWidget(self.device_picker)
         self.resize(1400, 900)
@@ -206,11 +211,7 @@ class MainWindow(QMainWindow):
             "&Retract", "Ctrl+T", self.retract,
             "Fold telescopic layers into a compact model of plain Dense layers (Ctrl+T)",
         )
-        self.tab_actions = [
-            self._action(self.tabs.tabText(index).replace("&&", "&"), f"Ctrl+{index + 1}",
-                         lambda _=False, index=index: self.tabs.setCurrentIndex(index))
-            for index in range(self.tabs.count())
-        ]
+        self.tab_actions: list[QAction] = []
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -241,9 +242,9 @@ class MainWindow(QMainWindow):
         run_menu = bar.addMenu("&Run")
         for action in (self.train_action, self.pause_action, self.stop_action, self.retract_action):
             run_menu.addAction(action)
-        view_menu = bar.addMenu("&View")
-        for action in self.tab_actions:
-            view_menu.addAction(action)
+        self.view_menu = bar.addMenu("&View")
+        for index in range(self.tabs.count()):
+            self._add_view_action(self.tabs.widget(index))
         self._update_recent_menu()
 
     def _connect(self) -> None:
@@ -272,6 +273,18 @@ class MainWindow(QMainWindow):
     def add_analysis_tab(self, widget: QWidget, title: str) -> None:
         """Add a tab next to the eigenvalue spectrum (used by the pruning panel)."""
         self.tabs.insertTab(self.tabs.indexOf(self.spectrum_panel) + 1, widget, title)
+        self._add_view_action(widget)
+
+    def _add_view_action(self, widget: QWidget) -> None:
+        """View menu entry (Ctrl+1, Ctrl+2, ...) that brings ``widget``'s tab to the front."""
+        title = self.tabs.tabText(self.tabs.indexOf(widget)).replace("&&", "&")
+        number = len(self.tab_actions) + 1
+        action = self._action(
+            title, f"Ctrl+{number}" if number < 10 else None,
+            lambda: self.tabs.setCurrentWidget(widget),
+        )
+        self.tab_actions.append(action)
+        self.view_menu.addAction(action)
 
     @property
     def tensorflow_ready(self) -> bool:
@@ -307,7 +320,7 @@ class MainWindow(QMainWindow):
         """Import TensorFlow on a thread; the window stays usable meanwhile."""
         if self._loader_thread is not None or self.tensorflow_ready:
             return
-        self.status_label.setText("Loading TensorFlow…")
+        self.device_label.setText("Loading TensorFlow…")
         self.run_panel.show_state("loading TensorFlow…", 0)
         self._loader_thread = QThread(self)
         self._loader = TensorFlowLoader()
@@ -339,13 +352,13 @@ class MainWindow(QMainWindow):
             return
         device = self.devices[index]
         gpu_note = "" if any(d.kind == "GPU" for d in self.devices) else " (no GPU found)"
-        self.status_label.setText(
+        self.device_label.setText(
             f"Training on {device.description}{gpu_note} · TensorFlow {self.tensorflow_version}"
         )
 
     @Slot(str)
     def _on_tensorflow_failed(self, message: str) -> None:
-        self.status_label.setText("TensorFlow is not available: training is off")
+        self.device_label.setText("TensorFlow is not available: training is off")
         self.run_panel.show_state("TensorFlow unavailable", 0)
         self.show_error(message)
 
@@ -531,7 +544,7 @@ class MainWindow(QMainWindow):
     def _on_run_failed(self, message: str) -> None:
         self.run_panel.show_state("failed", 0)
         self.show_error(message)
-        self._show_device()
+        self.status_label.setText("The run failed; nothing was lost: fix the cause and train again.")
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -877,6 +890,7 @@ class MainWindow(QMainWindow):
         self.export_full_action.setEnabled(has_model)
         self.export_metrics_action.setEnabled(entry is not None)
         self.open_session_action.setEnabled(not training)
+        self.device_picker.setEnabled(self.tensorflow_ready and not training)
         panel = self.run_panel
         panel.train_button.setEnabled(self.train_action.isEnabled())
         panel.pause_button.setEnabled(self.pause_action.isEnabled())

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -100,25 +99,27 @@ class RunPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
         self.retract_button = QPushButton("Retract")
-        buttons = QGridLayout()
-        buttons.addWidget(self.train_button, 0, 0)
-        buttons.addWidget(self.pause_button, 0, 1)
-        buttons.addWidget(self.stop_button, 0, 2)
-        buttons.addWidget(self.retract_button, 1, 0, 1, 3)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
+        self.progress.setMinimumWidth(260)
         self.progress_label = QLabel("")
-        self.progress_label.setWordWrap(True)
+        # The buttons and the progress bar sit above the plots (see MainWindow), where they stay
+        # in view however tall the editor gets; ``controls`` holds them.
+        self.controls = QWidget()
+        bar = QHBoxLayout(self.controls)
+        bar.setContentsMargins(0, 0, 0, 0)
+        for button in (self.train_button, self.pause_button, self.stop_button, self.retract_button):
+            bar.addWidget(button)
+        bar.addSpacing(8)
+        bar.addWidget(self.progress, 1)
+        bar.addWidget(self.progress_label)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(settings)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
 
         self.regime.currentIndexChanged.connect(lambda _: self.regimeChanged.emit(self.current_regime()))
         self.dataset_file.clicked.connect(self._choose_file)

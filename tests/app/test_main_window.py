@@ -55,7 +55,7 @@ def batches_seen(window: MainWindow) -> int:
 
 
 def points(curve) -> int:
-    x, _ = curve.getData()
+    x, _ = curve.getOriginalDataset()
     return 0 if x is None else len(x)
 
 
@@ -73,7 +73,7 @@ def test_status_bar_shows_device_and_tensorflow_version(window: MainWindow) -> N
     picker = window.device_picker
     assert [picker.itemText(i) for i in range(picker.count())] == [d.label for d in devices]
     assert picker.isEnabled()
-    text = window.status_label.text()
+    text = window.device_label.text()
     assert f"TensorFlow {tf.__version__}" in text
     assert devices[0].description in text
     assert window.selected_device() == devices[0].name
@@ -94,12 +94,12 @@ def test_short_training_from_the_train_button(qtbot, window: MainWindow, tiny_np
     assert entry.regime == "lambda" and len(entry.history) == 2
     assert 0.0 <= entry.test_accuracy <= 1.0
     # Plots received the run: per-epoch points on both loss and validation curves.
-    epochs, losses = window.metrics_panel.curves["epoch_loss"].getData()
+    epochs, losses = window.metrics_panel.curves["epoch_loss"].getOriginalDataset()
     assert list(epochs) == [1.0, 2.0]
     assert np.allclose(losses, [row["loss"] for row in entry.history])
-    _, val = window.metrics_panel.curves["val_accuracy"].getData()
+    _, val = window.metrics_panel.curves["val_accuracy"].getOriginalDataset()
     assert np.allclose(val, [row["val_accuracy"] for row in entry.history])
-    batch_x, _ = window.metrics_panel.curves["batch_loss"].getData()
+    batch_x, _ = window.metrics_panel.curves["batch_loss"].getOriginalDataset()
     assert len(batch_x) >= 1 and batch_x.max() <= 2.0
     assert window.run_panel.progress.value() == window.run_panel.progress.maximum()
     # The spectrum view holds λ_out of the trained model; the weight view its layers and the
@@ -222,14 +222,14 @@ def test_window_shows_before_tensorflow_is_imported(tmp_path: Path) -> None:
             window = next(w for w in application.topLevelWidgets() if isinstance(w, MainWindow))
             found["visible"] = window.isVisible()
             found["tensorflow_at_show"] = "tensorflow" in sys.modules
-            found["status_at_show"] = window.status_label.text()
+            found["status_at_show"] = window.device_label.text()
             found["seconds_to_show"] = time.perf_counter() - started
 
             def wait_for_tensorflow():
                 if not window.tensorflow_ready:
                     QTimer.singleShot(50, wait_for_tensorflow)
                     return
-                found["status"] = window.status_label.text()
+                found["status"] = window.device_label.text()
                 found["devices"] = window.device_picker.count()
                 print(json.dumps(found))
                 window.close()

@@ -263,7 +263,7 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     assert window.metrics_panel.overlay_names() == ["run 1"]
     overlay_loss, _ = window.metrics_panel._overlays["run 1"]
     np.testing.assert_allclose(
-        overlay_loss.getData()[1], [row["val_loss"] for row in first.history]
+        overlay_loss.getOriginalDataset()[1], [row["val_loss"] for row in first.history]
     )
     # The paper's comparison in two clicks: the direct-full run's first layer against the
     # compact model of the Λ run.
@@ -273,7 +273,7 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     window.weights_panel.compare.setCurrentText(label)
     assert window.weights_panel.compare_curve.isVisible()
     counts, edges = first.histograms()["compact_1 (retracted model)"]
-    x, y = window.weights_panel.compare_curve.getData()
+    x, y = window.weights_panel.compare_curve.getOriginalDataset()
     np.testing.assert_allclose(x, edges)
     np.testing.assert_allclose(y, counts / (counts.sum() * np.diff(edges)))
     assert second.regime == "direct-full" and window.current_entry() is second

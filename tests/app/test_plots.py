@@ -1,0 +1,175 @@
+"""Plot panels on their own: smoothing, log-y, overlays, the epoch look-back and the epoch × bin
+image, with data made in the test (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.plots.metrics import MetricsPanel, exponential_smoothing
+from app.plots.spectrum import SpectrumPanel
+from app.plots.weights import WeightsPanel, compact_label
+from app.run_panel import RunPanel, format_duration
+from spectral_core.config import ConfigError
+from spectral_core.histograms import HistogramHistory, histogram
+
+
+def reference_smoothing(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's formula written out: debiased EMA, in float64 Python arithmetic."""
+    out, last = [], 0.0
+    for step, value in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**step))
+    return out
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.9, 0.99])
+def test_smoothing_matches_the_reference(weight: float) -> None:
+    values = np.random.default_rng(4).normal(size=200).cumsum()
+    expected = reference_smoothing(list(values), weight) if weight else list(values)
+    np.testing.assert_allclose(exponential_smoothing(values, weight), expected, rtol=1e-12)
+
+
+def test_metrics_panel_batches_epochs_overlays_and_log_y(qtbot) -> None:
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    points = np.column_stack([np.linspace(0.1, 2, 20), np.linspace(2, 0.5, 20), np.linspace(0.1, 0.9, 20)])
+    panel.smoothing.setValue(0)
+    panel.set_batch_points(points)
+    x, y = panel.curves["batch_loss"].getOriginalDataset()
+    np.testing.assert_allclose(x, points[:, 0])
+    np.testing.assert_allclose(y, points[:, 1])
+    panel.smoothing.setValue(50)  # redraws from the same points
+    _, smoothed = panel.curves["batch_accuracy"].getOriginalDataset()
+    np.testing.assert_allclose(smoothed, reference_smoothing(list(points[:, 2]), 0.5))
+
+    history = [
+        {"epoch": 1.0, "loss": 1.5, "accuracy": 0.6, "val_loss": 1.6, "val_accuracy": 0.55},
+        {"epoch": 2.0, "loss": 0.9, "accuracy": 0.8, "val_loss": 1.0, "val_accuracy": 0.75},
+    ]
+    panel.set_history(history)
+    np.testing.assert_allclose(panel.curves["val_accuracy"].getOriginalDataset()[1], [0.55, 0.75])
+
+    panel.set_overlays([("run 1", history), ("run 2", history[:1])])
+    assert panel.overlay_names() == ["run 1", "run 2"]
+    panel.set_overlays([("run 2", history[:1])])
+    assert panel.overlay_names() == ["run 2"]
+    legend_names = [label.text for _, label in panel.loss_plot.getPlotItem().legend.items]
+    assert "run 1" not in legend_names and "run 2" in legend_names
+
+    panel.log_y.setChecked(True)
+    assert panel.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()
+    panel.show_batches.setChecked(False)
+    assert not panel.curves["batch_loss"].isVisible() and panel.curves["epoch_loss"].isVisible()
+
+
+def test_spectrum_panel_looks_back_over_epochs(qtbot) -> None:
+    panel = SpectrumPanel()
+    qtbot.addWidget(panel)
+    rng = np.random.default_rng(0)
+    epochs = [
+        (label, {"layer_1": {"eigvals_in": np.ones(5), "eigvals_out": rng.normal(size=30)}})
+        for label in ("initial", "after epoch 1", "after epoch 2")
+    ]
+    panel.set_history(epochs)
+    assert panel.epoch.maximum() == 3 and panel.epoch.value() == 3  # follows the live end
+    live = {"layer_1": {"eigvals_in": np.ones(5), "eigvals_out": rng.normal(size=30)}}
+    panel.set_live(live)
+    np.testing.assert_array_equal(panel.shown_values(), live["layer_1"]["eigvals_out"])
+    assert panel.epoch_label.text() == "live"
+
+    panel.epoch.setValue(1)
+    assert panel.epoch_label.text() == "after epoch 1"
+    values = epochs[1][1]["layer_1"]["eigvals_out"]
+    np.testing.assert_array_equal(panel.shown_values(), values)
+    x, y = panel.sorted_curve.getOriginalDataset()
+    np.testing.assert_array_equal(y, np.sort(np.abs(values))[::-1])
+    np.testing.assert_array_equal(x, np.arange(1, 31))
+    counts, edges = histogram(values, bins=10)
+    hx, hy = panel.histogram_curve.getOriginalDataset()
+    np.testing.assert_allclose(hx, edges)
+    np.testing.assert_array_equal(hy, counts)
+    assert not panel.notice.isVisible()
+
+    panel.set_history(epochs + [("after epoch 3", epochs[0][1])])
+    assert panel.epoch.value() == 1, "looking back is not interrupted by new epochs"
+
+
+def test_weights_panel_history_image_compact_layers_and_comparison(qtbot) -> None:
+    panel = WeightsPanel()
+    qtbot.addWidget(panel)
+    rng = np.random.default_rng(1)
+    history = HistogramHistory()
+    for scale in (0.5, 0.7, 1.0):
+        history.add(rng.uniform(-scale, scale, 500))
+    compact = HistogramHistory()
+    compact.add(rng.normal(size=300))
+    live = {"layer_1": histogram(rng.uniform(-1, 1, 500), 20)}
+    panel.set_live(live)
+    panel.set_histories({"layer_1": (history.matrix(), history.edges)},
+                        {"compact_1": (compact.matrix(), compact.edges)})
+    assert panel.layer_names() == ["layer_1", compact_label("compact_1")]
+
+    image = panel.history_image.image
+    assert image.shape == (history.bins, 3)  # weights along x, epochs along y
+    np.testing.assert_array_equal(image.T, history.matrix())
+    rect = panel.history_image.mapRectToParent(panel.history_image.boundingRect())
+    assert rect.left() == pytest.approx(history.edges[0])
+    assert rect.width() == pytest.approx(history.edges[-1] - history.edges[0])
+
+    counts, edges = live["layer_1"]
+    _, density = panel.current_curve.getOriginalDataset()
+    np.testing.assert_allclose(density, counts / (counts.sum() * np.diff(edges)))
+    assert np.sum(density * np.diff(edges)) == pytest.approx(1.0)
+    panel.density.setChecked(False)
+    np.testing.assert_array_equal(panel.current_curve.getOriginalDataset()[1], counts)
+
+    panel.layer.setCurrentText(compact_label("compact_1"))
+    last_row = compact.matrix()[-1]
+    np.testing.assert_array_equal(panel.current_curve.getOriginalDataset()[1], last_row)
+
+    other = histogram(rng.normal(size=100), 15)
+    panel.set_comparisons({"run 2 (direct-full): layer_1": other})
+    panel.compare.setCurrentText("run 2 (direct-full): layer_1")
+    assert panel.compare_curve.isVisible()
+    np.testing.assert_array_equal(panel.compare_curve.getOriginalDataset()[1], other[0])
+    panel.compare.setCurrentText("nothing")
+    assert not panel.compare_curve.isVisible()
+
+
+def test_run_panel_builds_a_validated_config(qtbot) -> None:
+    panel = RunPanel()
+    qtbot.addWidget(panel)
+    assert [panel.regime.itemData(i) for i in range(panel.regime.count())] == [
+        "lambda", "lambda-phi", "direct-subset", "direct-full",
+    ]
+    assert panel.regime.itemText(0) == "Train Λ (spectral constrained)"
+    panel.set_regime("direct-full")
+    panel.epochs.setValue(3)
+    panel.batch_size.setValue(64)
+    panel.optimizer.setCurrentText("sgd")
+    panel.seed.setValue(42)
+    config = panel.config()
+    assert (config.epochs, config.batch_size, config.optimizer, config.seed) == (3, 64, "sgd", 42)
+    assert config.learning_rate is None and panel.learning_rate.text() == "auto"
+    panel.set_auto_learning_rate(0.03)
+    assert panel.learning_rate.text() == "auto (0.03)"
+    panel.learning_rate.setValue(0.002)
+    assert panel.config().learning_rate == pytest.approx(0.002)
+    panel.set_dataset_source("/data/digits.npz")
+    assert panel.dataset_source() == "/data/digits.npz" and panel.dataset.currentText() == "digits.npz"
+    panel.set_dataset_source("mnist")
+    assert panel.dataset.count() == 3
+    panel.optimizer.addItem("nadam")  # not a choice the library offers
+    panel.optimizer.setCurrentText("nadam")
+    with pytest.raises(ConfigError, match="optimizer: must be one of"):
+        panel.config()
+
+
+def test_progress_text_has_epoch_batch_and_time_left(qtbot) -> None:
+    panel = RunPanel()
+    qtbot.addWidget(panel)
+    panel.show_progress(2, 4, 30, 120, fraction=0.25, elapsed=60.0)
+    assert panel.progress.value() == 250
+    assert panel.progress.format() == "epoch 2/4 · batch 30/120 · 3:00 left"
+    assert format_duration(3725) == "1:02:05"
