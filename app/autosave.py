@@ -27,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from spectral_core.config import TrainingConfig
 from spectral_core.session import (
     SESSION_SUFFIX,
     RunRecord,
@@ -98,6 +100,22 @@ def find_crashed_sessions(folder: Path | None = None) -> list[CrashedSession]:
     return sorted(found, key=lambda item: item.modified, reverse=True)
 
 
+@dataclass
+class _Snapshot:
+    """A session whose runs' weights may still be in their models (``models`` aligned with
+    ``session.runs``; None where the weights are already there or there is no model)."""
+
+    session: Session
+    models: list[Any]
+
+    def fill_weights(self) -> None:
+        """Read the models' weights (the pool thread does this, off the GUI thread). A record
+        is filled once: during a training run the finished runs' records are reused."""
+        for run, model in zip(self.session.runs, self.models, strict=True):
+            if run.weights is None and model is not None:
+                run.weights = [np.array(w) for w in model.get_weights()]
+
+
 def in_progress_record(window: Any) -> RunRecord | None:
     """The running run as a record: finished epochs' metrics and the last one's weights."""
     worker = getattr(window, "worker", None)
@@ -144,10 +162,10 @@ class Autosaver(QObject):
         self.save_count = 0
         self.last_error = ""
         self._busy = False
-        self._pending: Session | None = None
+        self._pending: _Snapshot | None = None
         self._closed = False
         self._reported_failure = False
-        self._base: tuple[Any, Session] | None = None  # (worker, session without the live run)
+        self._base: tuple[Any, _Snapshot] | None = None  # (worker, finished runs' snapshot)
         self._fingerprint: Any = None
         self._written.connect(self._on_written)
 
@@ -164,22 +182,72 @@ class Autosaver(QObject):
         window.editor.architectureChanged.connect(self.edit_timer.start)
 
     # -- gathering (GUI thread, cheap) ----------------------------------------------------
-    def snapshot(self) -> Session:
+    def _gather(self) -> _Snapshot:
+        """The window's session with each run's model in place of its weights (GUI thread).
+
+        Mirrors ``MainWindow.current_session()`` field by field, but leaves reading the models'
+        weights (hundreds of ms for a few large runs) to the pool thread; the test suite checks
+        both give the same session.
+        """
+        window = self.window
+        runs_list = getattr(window, "runs_list", None)
+        if runs_list is None:
+            session = window.current_session()
+            return _Snapshot(session, [None] * len(session.runs))
+        try:
+            config = window.run_panel.config()
+        except ValueError:  # ConfigError: a half-edited field; the default settings stand in
+            config = TrainingConfig()
+        runs, models = [], []
+        for entry in runs_list.entries():
+            record = RunRecord(
+                name=entry.name,
+                architecture=entry.architecture,
+                regime=entry.regime,
+                config=entry.config,
+                dataset=entry.dataset_source,
+                history=[dict(row) for row in entry.history],
+                test_accuracy=entry.test_accuracy,
+                test_loss=entry.test_loss,
+                weights=None,
+                retracted=entry.retracted,
+                ended=entry.ended,
+            )
+            runs.append(record)
+            models.append(entry.model)
+        session = Session(
+            architecture=window.editor.architecture(),
+            regime=window.run_panel.current_regime(),
+            config=config,
+            dataset=window.run_panel.dataset_source(),
+            runs=runs,
+        )
+        return _Snapshot(session, models)
+
+    def snapshot(self) -> _Snapshot:
         """The session to write now. During a run, the finished runs are gathered once per
         run (they cannot change while it trains) and only the live checkpoint is added."""
         window = self.window
         worker = getattr(window, "worker", None)
         if worker is None or not getattr(window, "is_training", False):
             self._base = None
-            return window.current_session()
+            return self._gather()
         if self._base is None or self._base[0] is not worker:
-            self._base = (worker, window.current_session())
-        base = self._base[1]
-        runs = list(base.runs)
+            self._base = (worker, self._gather())
+        base = self._base[1].session
+        runs, models = list(base.runs), list(self._base[1].models)
         live = in_progress_record(window)
         if live is not None and all(run.name != live.name for run in runs):
             runs.append(live)
-        return Session(base.architecture, base.regime, base.config, base.dataset, runs)
+            models.append(None)
+        session = Session(base.architecture, base.regime, base.config, base.dataset, runs)
+        return _Snapshot(session, models)
+
+    def session_now(self) -> Session:
+        """The session an autosave would write now, weights included (read on this thread)."""
+        snapshot = self.snapshot()
+        snapshot.fill_weights()
+        return snapshot.session
 
     def _current_fingerprint(self) -> Any:
         window = self.window
@@ -204,12 +272,12 @@ class Autosaver(QObject):
         """Queue a save of the current state (coalesced with any save in flight)."""
         if self._closed:
             return
-        session = self.snapshot()
+        snapshot = self.snapshot()
         self._fingerprint = self._current_fingerprint()
         if self._busy:
-            self._pending = session  # only the newest state is worth writing
+            self._pending = snapshot  # only the newest state is worth writing
             return
-        self._start(session)
+        self._start(snapshot)
 
     @Slot()
     def save_if_changed(self) -> None:
@@ -218,14 +286,15 @@ class Autosaver(QObject):
         if self._current_fingerprint() != self._fingerprint:
             self.save_now()
 
-    def _start(self, session: Session) -> None:
+    def _start(self, snapshot: _Snapshot) -> None:
         self._busy = True
-        self.pool.start(lambda: self._write(session))
+        self.pool.start(lambda: self._write(snapshot))
 
-    def _write(self, session: Session) -> None:
+    def _write(self, snapshot: _Snapshot) -> None:
         """Runs on the pool thread."""
         try:
-            save_session(self.path, session)
+            snapshot.fill_weights()
+            save_session(self.path, snapshot.session)
         except (SessionError, OSError) as error:
             self._written.emit(str(error) or type(error).__name__)
         except Exception as error:  # the GUI must always hear back, or saving stops for good
@@ -252,8 +321,8 @@ class Autosaver(QObject):
             self._reported_failure = False
             self.saved.emit(str(self.path))
         if self._pending is not None and not self._closed:
-            session, self._pending = self._pending, None
-            self._start(session)
+            snapshot, self._pending = self._pending, None
+            self._start(snapshot)
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Wait for the save in flight and any pending one (delivering their results)."""
@@ -283,7 +352,7 @@ class Autosaver(QObject):
         self.wait()
         self._closed = True
         try:
-            save_session(self.path, self.snapshot())
+            save_session(self.path, self.session_now())
             os.replace(self.path, self.folder / LAST_SESSION)
         except (SessionError, OSError) as error:
             self.last_error = str(error)

@@ -279,3 +279,40 @@ def test_closing_during_training_stops_cleanly_and_keeps_the_work(
     (run,) = last.runs
     assert run.weights is not None and len(run.history) >= 1
     assert sorted(p.name for p in saver.folder.iterdir()) == [LAST_SESSION]
+
+
+def test_autosaved_session_matches_the_windows_own_session(window, saver) -> None:
+    """The autosave gathers on the GUI thread and reads weights on its pool thread; the result
+    must be exactly what MainWindow.current_session() (File ▸ Save) produces."""
+    from app.runs_list import RunEntry
+    from spectral_core.build import build_model
+
+    for index, regime in enumerate(("lambda", "direct-full")):
+        window.runs_list.add_entry(
+            RunEntry(
+                name=f"run {index + 1}", architecture=TINY, regime=regime,
+                config=TrainingConfig(epochs=2, seed=index), dataset_source="mnist",
+                history=[{"epoch": 1.0, "loss": 0.7}, {"epoch": 2.0, "loss": 0.4}],
+                test_accuracy=0.8, test_loss=0.5, ended="finished",
+                model=build_model(TINY, regime, seed=index),
+            )
+        )
+    expected = window.current_session()
+    got = saver.session_now()
+    assert (got.architecture, got.regime, got.config, got.dataset) == (
+        expected.architecture, expected.regime, expected.config, expected.dataset
+    )
+    assert len(got.runs) == len(expected.runs) == 2
+    for mine, theirs in zip(got.runs, expected.runs, strict=True):
+        assert (mine.name, mine.architecture, mine.regime, mine.config, mine.dataset) == (
+            theirs.name, theirs.architecture, theirs.regime, theirs.config, theirs.dataset
+        )
+        assert mine.history == theirs.history and mine.ended == theirs.ended
+        assert (mine.test_accuracy, mine.test_loss, mine.retracted) == (
+            theirs.test_accuracy, theirs.test_loss, theirs.retracted
+        )
+        for a, b in zip(mine.weights, theirs.weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+    saver.save_now()
+    assert saver.wait(20_000)
+    assert len(load_session(saver.path).runs[1].weights) == len(expected.runs[1].weights)
