@@ -12,7 +12,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Autosaves of app instances started by tests (also in subprocesses) go to a throwaway folder,
 # and a leftover crash autosave is discarded instead of opening a modal question.
-os.environ.setdefault("SPECTRAL_LAB_HOME", __import__("tempfile").mkdtemp(prefix="spectral-lab-home-"))
+os.environ.setdefault(
+    "SPECTRAL_LAB_HOME", __import__("tempfile").mkdtemp(prefix="spectral-lab-home-")
+)
 os.environ.setdefault("SPECTRAL_LAB_RECOVER", "discard")
 
 from pathlib import Path  # noqa: E402
@@ -67,3 +69,10 @@ def small_digits():
     from spectral_core.data import synthetic_digits
 
     return synthetic_digits(train=600, test=200, seed=2, side=8)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: takes several seconds (builds a wheel, starts processes); -m 'not slow' skips",
+    )
