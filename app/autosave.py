@@ -382,6 +382,9 @@ def _set_aside(crashed: CrashedSession, name: str) -> Path:
     """Keep a handled autosave under a fixed name (openable from File ▸ Open) and drop its lock."""
     target = crashed.path.with_name(name)
     os.replace(crashed.path, target)
+    # Temporary files of writes the crash cut short (the completed autosave is the one kept).
+    for partial in crashed.path.parent.glob(f".{crashed.path.stem}.*.partial{SESSION_SUFFIX}"):
+        partial.unlink(missing_ok=True)
     lock = _lock_for(crashed.path)
     if lock.tryLock(0):
         lock.unlock()  # unlock removes the stale lock file
@@ -432,7 +435,11 @@ def _restore_when_ready(window: Any, session: Session, source: Path) -> None:
         if not window.tensorflow_ready and not loader_gone():
             QTimer.singleShot(TENSORFLOW_POLL_MS, attempt)
             return
-        window.restore_session(session)
+        try:
+            window.restore_session(session)
+        except (ValueError, OSError) as error:  # e.g. weights that do not fit the rebuilt model
+            window.show_error(f"could not restore the autosaved session ({error}); it is kept as {source}")
+            return
         if hasattr(window, "statusBar"):
             window.statusBar().showMessage(f"Restored the autosaved session (kept as {source})", 10_000)
         autosaver = getattr(window, "autosaver", None)

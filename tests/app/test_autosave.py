@@ -189,7 +189,11 @@ def crashed_session(folder: Path) -> Path:
 
 def test_recovery_restores_the_session_into_the_window(qtbot, window, autosave_folder) -> None:
     path = crashed_session(autosave_folder)
+    # A write the crash cut short leaves its temporary file; recovery removes it.
+    partial = autosave_folder / f".{path.stem}.x1y2z3.spectral.partial.spectral"
+    partial.write_bytes(b"PK\x03\x04 half")
     offered = offer_recovery(window, autosave_folder, answer="restore")
+    assert not partial.exists()
     assert offered is not None and offered.runs[0].name == "run 1"
     qtbot.waitUntil(lambda: len(window.runs_list.entries()) == 1, timeout=5000)
     assert window.editor.architecture() == TINY
