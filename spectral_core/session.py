@@ -242,6 +242,14 @@ class _Reader:
         return rows
 
 
+@dataclass
+class _Spent:
+    """What the weights read so far have used, across all runs of one file."""
+
+    bytes: int = 0
+    members: set[str] = field(default_factory=set)
+
+
 def _weight_budget(architecture: Architecture) -> int:
     """Most numbers a model of ``architecture`` can hold in any regime, full or retracted.
 
@@ -264,7 +272,7 @@ def _read_weights(
     architecture: Architecture,
     reader: _Reader,
     where: str,
-    spent: list[int],
+    spent: _Spent,
 ) -> list[np.ndarray]:
     if not isinstance(names, list):
         raise reader.fail(where, "must be a list of weight member names or null")
@@ -278,12 +286,16 @@ def _read_weights(
     for position, name in enumerate(names):
         item_where = f"{where}[{position}]"
         name = reader.text(name, item_where)
+        if name in spent.members:
+            # Each array is stored once; many references to one member would multiply memory.
+            raise reader.fail(item_where, f"member {name!r} is already used by another weight")
+        spent.members.add(name)
         try:
             info = archive.getinfo(name)
         except KeyError:
             raise reader.fail(item_where, f"member {name!r} is missing from the archive") from None
         remaining_elements = budget - used
-        remaining_bytes = MAX_WEIGHT_BYTES - spent[0]
+        remaining_bytes = MAX_WEIGHT_BYTES - spent.bytes
         try:
             array = read_npy_member(
                 archive,
@@ -301,13 +313,13 @@ def _read_weights(
         if not np.all(np.isfinite(array)):
             raise reader.fail(item_where, "holds NaN or infinite values")
         used += array.size
-        spent[0] += array.nbytes
+        spent.bytes += array.nbytes
         arrays.append(array)
     return arrays
 
 
 def _read_run(
-    data: Any, index: int, archive: zipfile.ZipFile | None, reader: _Reader, spent: list[int]
+    data: Any, index: int, archive: zipfile.ZipFile | None, reader: _Reader, spent: _Spent
 ) -> RunRecord:
     where = f"runs[{index}]"
     run = reader.mapping(data, where)
@@ -348,7 +360,7 @@ def session_from_json(
         raise reader.fail("runs", "must be a list")
     if len(runs) > MAX_RUNS:
         raise reader.fail("runs", f"holds {len(runs)} runs; at most {MAX_RUNS} allowed")
-    spent = [0]
+    spent = _Spent()
     return Session(
         architecture=reader.architecture(reader.field(data, "architecture", ""), "architecture"),
         regime=reader.regime(reader.field(data, "regime", ""), "regime"),

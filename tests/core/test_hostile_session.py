@@ -286,3 +286,14 @@ def test_fuzzed_session_documents_load_or_raise_session_error(where, replacement
     assert session.architecture.problems() == []
     for run in session.runs:
         run.config.validate()
+
+
+def test_one_member_referenced_many_times_is_refused(tmp_path: Path) -> None:
+    # Otherwise a file holding one array could make the loader allocate it thousands of times.
+    document = document_of(VALID)
+    document["runs"][0]["weights"] = ["weights/run0_0.npy"] * 3
+    with zipfile.ZipFile(io.BytesIO(VALID)) as source:
+        member = source.read("weights/run0_0.npy")
+    path = archive_with(tmp_path / "repeat.spectral", document, {"weights/run0_0.npy": member})
+    with pytest.raises(SessionError, match=r"runs\[0\]\.weights\[1\]: member .* already used"):
+        load_session(path)
