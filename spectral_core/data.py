@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -204,7 +205,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             payload = _read_at_most(stream, expected + 1)
     except DataError:
         raise
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DataError(f"{file}: unreadable ({error})") from None
     if len(payload) < expected:
         raise DataError(f"{file}: truncated: header announces {expected} bytes of data, found {len(payload)}")

@@ -461,3 +461,32 @@ def test_arbitrary_callables_in_keras_config_are_refused_and_never_run(
     with pytest.raises(ModelFileError, match="evil_top.keras: "):
         load_model(top)
     assert not marker.exists()
+
+
+GZIP_IDX = gzip.compress(
+    bytes([0, 0, 8, 1]) + struct.pack(">I", 3000) + np.random.default_rng(7).bytes(3000), mtime=0
+)
+
+
+@FUZZ
+@given(position=st.integers(0, len(GZIP_IDX) - 1), value=st.integers(0, 255))
+def test_gzip_idx_with_a_corrupted_byte_loads_or_is_refused(tmp_path_factory, position, value) -> None:
+    # Found by this fuzzing: a damaged deflate stream raised zlib.error, not a DataError.
+    damaged = bytearray(GZIP_IDX)
+    damaged[position] = value
+    path = tmp_path_factory.mktemp("idx") / "labels-idx1-ubyte.gz"
+    path.write_bytes(bytes(damaged))
+    try:
+        labels = read_idx(path)
+    except DataError:
+        return
+    assert labels.shape == (3000,)
+
+
+def test_gzip_idx_with_a_broken_deflate_block_is_refused(tmp_path: Path) -> None:
+    damaged = bytearray(GZIP_IDX)
+    damaged[10] = 0x00  # the first deflate block becomes a stored block with bad lengths
+    path = tmp_path / "labels-idx1-ubyte.gz"
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match="unreadable .*invalid stored block lengths"):
+        read_idx(path)
