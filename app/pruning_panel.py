@@ -32,7 +32,7 @@ from app.plots import live_plot
 KEPT_COLOR = "#009E73"
 PRUNED_COLOR = "#D55E00"
 ALL_LAYERS = "all hidden layers"
-DEFAULT_RANKING = "eigenvalue-gain"
+DEFAULT_RANKING = "eigenvalue"  # the issue's |λ_out|
 
 
 @dataclass
@@ -139,7 +139,7 @@ class PruningPanel(QWidget):
             "How nodes are ranked; the lowest-ranked are pruned first.\n"
             "|λ_out|: the node's eigenvalue (Buffoni et al., whose λ_in is 0).\n"
             "|λ_in − λ_out|: the factor the eigenvalues put on the node's incoming weights\n"
-            "(the same ranking for λ_in = 0; the meaningful one for this app's λ_in = 1).\n"
+            "(the same as |λ_out| when λ_in = 0; this app's λ_in is 1).\n"
             "Σ|W_in|: summed absolute incoming weights (the direct-space baseline)."
         )
         self.global_button = QRadioButton("Global")
@@ -326,7 +326,6 @@ class PruningPanel(QWidget):
             self._show_error(str(error))
         for name in rankings:
             self.ranking.addItem(RANKING_LABELS[name], name)
-        # Default to the eigenvalue gain: with λ_in = 1 it is what |λ_out| means when λ_in = 0.
         index = self.ranking.findData(previous or DEFAULT_RANKING)
         self.ranking.setCurrentIndex(max(index, 0))
         self.ranking.blockSignals(False)

@@ -9,7 +9,8 @@ Every hidden node gets a score; the lowest-scoring nodes are removed.
   where λ_in defaults to 1: W[j, i] = φ[j, i](λ_in[j] − λ_out[i]), so the eigenvalues scale node i's
   incoming φ column by λ_in − λ_out[i]; the score is its root mean square over j, i.e.
   |1 − λ_out[i]| when λ_in = 1 and |λ_out[i]| when λ_in = 0. With λ_in = 1 a node with λ_out = 1 is
-  silent and one with λ_out = 0 passes its input at full strength, which |λ_out| ranks backwards.
+  silent and one with λ_out = 0 passes its input at full strength, which |λ_out| alone cannot see.
+  Which ranking holds up depends on the regime (measured on MNIST in docs/REPRODUCTION.md).
   A network with λ_in = 1 and eigenvalues λ_out is the same function as one with λ_in = 0 and
   λ_out − 1, so this ranking is exactly Buffoni et al.'s |λ| ranking of the same trained network.
 * ``connectivity`` ranking (the direct-space baseline, any model): Σ_j |W[j, i]|, the summed

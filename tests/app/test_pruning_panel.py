@@ -59,7 +59,7 @@ def test_new_model_offers_every_ranking_and_measures_the_unpruned_network(qtbot,
     model, data = trained
     rankings = [panel.ranking.itemData(i) for i in range(panel.ranking.count())]
     assert rankings == ["eigenvalue", "eigenvalue-gain", "connectivity"]
-    assert panel.current_ranking() == "eigenvalue-gain"
+    assert panel.current_ranking() == "eigenvalue"
     assert panel.view.count() == 3 and panel.percentile() == 0
     settle(qtbot, panel)
     assert panel.last_accuracy == pruning.accuracy(model, data.x_test, data.y_test)
@@ -102,7 +102,7 @@ def test_latest_threshold_wins(qtbot, panel, trained):
     assert panel.is_busy()
     settle(qtbot, panel)
     expected = pruning.pruned_accuracy(
-        model, ARCH, expected_masks(model, "eigenvalue-gain", 90, "global"), data.x_test, data.y_test
+        model, ARCH, expected_masks(model, "eigenvalue", 90, "global"), data.x_test, data.y_test
     )
     assert panel.last_accuracy == expected and shown[-1] == expected
     assert "measuring" not in panel.accuracy_label.text()
