@@ -158,6 +158,7 @@ LOAD_IN_FRESH_PROCESS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_export_round_trip_in_a_fresh_process(digits, tmp_path: Path):
     """compact.keras needs plain Keras only; full.keras needs our layers registered."""
     x = digits.x_test[:50]
@@ -293,3 +294,39 @@ def test_loading_bad_model_files_names_the_file(content, message, tmp_path: Path
 def test_export_module_registers_layers_on_import():
     assert "spectral_lab>SpectralDense" in keras.saving.get_custom_objects()
     assert export.MAX_MODEL_BYTES > 0
+
+
+IMPORT_PACKAGE_THEN_LOAD = textwrap.dedent(
+    """
+    import json, sys
+    import spectral_core
+
+    heavy = [name for name in ("keras", "tensorflow") if name in sys.modules]
+    import numpy as np
+    import keras
+
+    model = keras.models.load_model(sys.argv[1] + "/full.keras", safe_mode=True)
+    np.save(sys.argv[1] + "/out.npy", model.predict(np.load(sys.argv[1] + "/x.npy"), verbose=0))
+    print(json.dumps({"heavy_after_package_import": heavy}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_importing_the_package_is_enough_to_load_full_models(digits, tmp_path: Path):
+    """`import spectral_core` stays light (no TensorFlow) yet registers the layers for Keras."""
+    model = trained(LINEAR_CASCADE, "lambda")
+    save_model(model, tmp_path / "full.keras")
+    x = digits.x_test[:20]
+    np.save(tmp_path / "x.npy", x)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_PACKAGE_THEN_LOAD, str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy_after_package_import": []}
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), predict(model, x), atol=1e-7)
