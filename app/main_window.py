@@ -33,7 +33,7 @@ from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
 from app.pruning_panel import PruningPanel
-from app.retract import RetractCommand, describe_report, ensure_retraction
+from app.retract import RetractCommand, describe_report, ensure_compact, ensure_retraction
 from app.run_panel import RunPanel
 from app.runs_list import RunEntry, RunsList
 from app.worker import RunResult, TensorFlowLoader, TrainingRequest, TrainingWorker
@@ -461,6 +461,7 @@ class MainWindow(QMainWindow):
             self._live_history.append(dict(snapshot.metrics))
         self.metrics_panel.set_history(self._live_history)
         self.spectrum_panel.set_history(self._live_eigen)
+        self.weights_panel.set_live(snapshot.histograms)
         self.weights_panel.set_histories(snapshot.histogram_history, snapshot.compact_histograms)
         self.epochFinished.emit()
 
@@ -488,8 +489,6 @@ class MainWindow(QMainWindow):
             self.metrics_panel.set_batch_points(worker.batch_points())
         elif current is self.spectrum_panel and snapshot.eigenvalues:
             self.spectrum_panel.set_live(snapshot.eigenvalues)
-        elif current is self.weights_panel and snapshot.histograms:
-            self.weights_panel.set_live(snapshot.histograms)
 
     @Slot(object)
     def _on_run_finished(self, result: RunResult) -> None:
@@ -627,7 +626,7 @@ class MainWindow(QMainWindow):
 
         try:
             if compact:
-                ensure_retraction(entry)
+                ensure_compact(entry)
             target = save_model(entry.compact if compact else entry.model, path)
         except (WriteError, OSError, ValueError) as error:
             self.show_error(f"export failed: {error}")

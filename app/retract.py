@@ -9,20 +9,29 @@ from PySide6.QtGui import QUndoCommand
 from app.runs_list import RunEntry
 
 
-def ensure_retraction(entry: RunEntry) -> None:
-    """Give ``entry`` its compact model and comparison (runs restored from a session lack them)."""
-    if entry.compact is not None and entry.report is not None:
+def ensure_compact(entry: RunEntry) -> None:
+    """Give ``entry`` its compact model (runs restored from a session lack it)."""
+    if entry.compact is not None:
         return
     from spectral_core.retraction import retract
-    from spectral_core.runs import compare_retraction, telescopic_flags
+    from spectral_core.runs import telescopic_flags
 
     if entry.model is None:
         raise ValueError(f"{entry.name}: no trained weights to retract (the session file has none)")
+    entry.compact = retract(entry.model, telescopic_flags(entry.architecture))
+
+
+def ensure_retraction(entry: RunEntry) -> None:
+    """Give ``entry`` its compact model and the comparison on its test set."""
+    ensure_compact(entry)
+    if entry.report is not None:
+        return
+    from spectral_core.runs import compare_retraction
+
     if entry.dataset is None:
         from app.worker import DATASETS
 
         entry.dataset = DATASETS.load(entry.dataset_source)  # DataError names the file
-    entry.compact = retract(entry.model, telescopic_flags(entry.architecture))
     entry.report = compare_retraction(
         entry.model, entry.compact, entry.dataset.x_test, entry.dataset.y_test
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,7 +93,7 @@ class RunsList(QWidget):
         values = (
             entry.name,
             PAPER_NAMES[entry.regime],
-            entry.dataset_source if len(entry.dataset_source) < 30 else "…" + entry.dataset_source[-28:],
+            Path(entry.dataset_source).name or entry.dataset_source,
             str(len(entry.history)),
             _number(entry.test_accuracy),
             _number(entry.test_loss),
@@ -102,6 +103,8 @@ class RunsList(QWidget):
         for column, text in enumerate(values):
             item.setText(column, text)
         item.setToolTip(0, f"{entry.architecture.name}: {' → '.join(map(str, entry.architecture.widths))}")
+        item.setToolTip(2, entry.dataset_source)
+        item.setToolTip(7, ended)
         item.setTextAlignment(4, Qt.AlignmentFlag.AlignRight)
         item.setTextAlignment(5, Qt.AlignmentFlag.AlignRight)
 

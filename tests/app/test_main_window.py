@@ -129,10 +129,11 @@ def test_pause_holds_and_stop_ends_after_the_current_batch(
 
     qtbot.mouseClick(window.run_panel.pause_button, Qt.MouseButton.LeftButton)
     assert window.run_panel.pause_button.text() == "Resume"
-    qtbot.wait(300)  # the batch in flight when Pause was pressed finishes
     held = batches_seen(window)
-    qtbot.wait(600)  # unpaused, this would be dozens of batches
-    assert batches_seen(window) == held
+    qtbot.wait(1000)  # unpaused, this would be dozens of batches
+    # Only the batch in flight when Pause was pressed may still finish.
+    assert batches_seen(window) <= held + 1
+    held = batches_seen(window)
     assert window.is_training
 
     qtbot.mouseClick(window.run_panel.pause_button, Qt.MouseButton.LeftButton)
