@@ -52,8 +52,8 @@ IDLE_CHECK_MS = 30_000  # settings edits (no signal) are picked up this often
 TENSORFLOW_POLL_MS = 100
 
 
-def autosave_folder() -> Path:
-    """Where autosaves live (created if missing)."""
+def autosave_folder(create: bool = True) -> Path:
+    """Where autosaves live (created if missing, unless ``create`` is false)."""
     home = os.environ.get(HOME_ENV)
     if home:
         base = Path(home)
@@ -61,7 +61,8 @@ def autosave_folder() -> Path:
         location = QStandardPaths.StandardLocation.AppDataLocation
         base = Path(QStandardPaths.writableLocation(location) or Path.home() / ".spectral-lab")
     folder = base / "autosave"
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -153,7 +154,14 @@ class Autosaver(QObject):
     def __init__(self, window: Any, folder: Path | None = None) -> None:
         super().__init__(window)
         self.window = window
-        self.folder = folder or autosave_folder()
+        if folder is None:
+            try:
+                folder = autosave_folder()
+            except OSError:
+                # No place for autosaves (an unwritable home): the app runs on, and the first
+                # save reports why it failed.
+                folder = autosave_folder(create=False)
+        self.folder = folder
         self.path = self.folder / f"{AUTOSAVE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}{SESSION_SUFFIX}"
         self.lock = _lock_for(self.path)
         self.lock.tryLock(0)

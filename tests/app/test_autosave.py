@@ -320,3 +320,18 @@ def test_autosaved_session_matches_the_windows_own_session(window, saver) -> Non
     saver.save_now()
     assert saver.wait(20_000)
     assert len(load_session(saver.path).runs[1].weights) == len(expected.runs[1].weights)
+
+
+def test_unusable_autosave_folder_keeps_the_app_running_and_says_why(
+    qtbot, window, tmp_path: Path, monkeypatch
+) -> None:
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("SPECTRAL_LAB_HOME", str(blocker))
+    saver = Autosaver(window)
+    saver.save_now()
+    assert saver.wait(10_000)
+    assert saver.save_count == 0 and "does not exist" in saver.last_error
+    assert "autosave failed" in window.message_bar.text()
+    saver.shutdown()
+    assert offer_recovery(window, saver.folder) is None
