@@ -309,3 +309,52 @@ def test_weights_of_an_unsupported_dtype_are_refused_on_save(tmp_path: Path) -> 
     with pytest.raises(SessionError, match=r"runs\[0\]\.weights\[0\] has dtype object"):
         save_session(tmp_path / "x.spectral", session)
     assert not (tmp_path / "x.spectral").exists()
+
+
+KILLED_WRITER = """
+import sys, time
+import numpy as np
+from spectral_core.session import RunRecord, Session, save_session
+from spectral_core.architecture import Architecture
+from spectral_core.config import TrainingConfig
+
+path = sys.argv[1]
+arch = Architecture.from_json(sys.argv[2])
+def session(value):
+    weights = [np.full((16, 8), value, np.float32), np.full(8, value, np.float32)]
+    run = RunRecord("r", arch, "lambda", TrainingConfig(), "mnist", [], 0.5, 0.5, weights)
+    return Session(arch, "lambda", TrainingConfig(), "mnist", [run])
+
+save_session(path, session(1.0))
+real = np.lib.format.write_array
+def slow_write(*args, **kwargs):
+    real(*args, **kwargs)
+    print("writing", flush=True)
+    time.sleep(60)  # killed here, in the middle of the archive
+np.lib.format.write_array = slow_write
+save_session(path, session(2.0))
+"""
+
+
+def test_process_killed_while_saving_leaves_the_previous_file(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "lab.spectral"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path), SMALL.to_json()],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert process.stdout.readline().strip() == "writing"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    loaded = load_session(path)
+    np.testing.assert_array_equal(loaded.runs[0].weights[0], np.ones((16, 8), np.float32))
+    # The interrupted write left only its temporary file, never a half-written session.
+    leftovers = [p.name for p in tmp_path.iterdir() if p != path]
+    assert len(leftovers) == 1 and ".partial" in leftovers[0]
