@@ -4,11 +4,14 @@
 computes y = x W + b with W[j, i] = φ[j, i] (λ_in[j] − λ_out[i]). It never builds the square
 (N_in+N_out)² operator. Which exact formulation it runs depends on what is trainable:
 
-* φ and λ_in frozen (the paper's "train Λ"), ``"frozen-operator"``: when λ_in is uniform
-  (= c, the paper's 1), y = (x φ) ⊙ (c − λ_out); the gradient of λ_out is elementwise on x φ,
-  so no weight-gradient matmul is needed. A non-uniform frozen λ_in takes
-  y = (x ⊙ λ_in) φ − (x φ) ⊙ λ_out (the check runs in the graph, so assigning λ_in later is safe).
-* anything else, ``"formed-kernel"``: W is formed elementwise, then one matmul; a custom gradient
+* λ_in frozen, ``"scaled-projection"`` (the paper's "train Λ" and "train Λ, Φ"): when λ_in is
+  uniform (= c, the paper's 1), W = φ diag(c − λ_out), so y = (x φ) ⊙ (c − λ_out). With φ frozen
+  the gradient of λ_out is elementwise on x φ, which the forward pass already computed: no
+  weight-gradient matmul at all. With φ trained its gradient is xᵀ (∂y ⊙ (c − λ_out)), the same
+  single matmul a Dense layer pays, and W is never formed. A non-uniform frozen λ_in falls back
+  (inside the graph, so assigning λ_in later stays exact) to y = (x ⊙ λ_in) φ − (x φ) ⊙ λ_out
+  when φ is frozen, or to the formed kernel below when φ is trained.
+* λ_in trained, ``"formed-kernel"``: W is formed elementwise, then one matmul; a custom gradient
   computes G = xᵀ ∂y once and reads every trained gradient off it elementwise
   (∂φ = G ⊙ (λ_in − λ_out), ∂λ_in = Σ_i G ⊙ φ, ∂λ_out = −Σ_j G ⊙ φ), skipping frozen ones.
 
@@ -166,9 +169,7 @@ class SpectralDense(keras.layers.Layer):
     @property
     def formulation(self) -> str:
         """Name of the exact formulation ``call`` runs for the current trainable set."""
-        if not self.phi.trainable and not self.eigvals_in.trainable:
-            return "frozen-operator"
-        return "formed-kernel"
+        return "formed-kernel" if self.eigvals_in.trainable else "scaled-projection"
 
     def kernel(self) -> Any:
         """The direct-space kernel W = φ ⊙ (λ_in − λ_out) as a tensor."""
@@ -176,17 +177,19 @@ class SpectralDense(keras.layers.Layer):
             ops.expand_dims(self.eigvals_in, 1) - ops.expand_dims(self.eigvals_out, 0)
         )
 
-    def _frozen_operator(self, inputs: Any) -> Any:
-        phi = ops.stop_gradient(self.phi)
+    def _scaled_projection(self, inputs: Any) -> Any:
         eigvals_in = ops.stop_gradient(self.eigvals_in)
-        projected = ops.matmul(inputs, phi)
+        phi_trained = self.phi.trainable
+        phi = self.phi if phi_trained else ops.stop_gradient(self.phi)
         first = eigvals_in[0]
 
         def uniform() -> Any:
-            return projected * (first - self.eigvals_out)
+            return ops.matmul(inputs, phi) * (first - self.eigvals_out)
 
         def general() -> Any:
-            return ops.matmul(inputs * eigvals_in, phi) - projected * self.eigvals_out
+            if phi_trained:
+                return self._formed_kernel(inputs)
+            return ops.matmul(inputs * eigvals_in, phi) - ops.matmul(inputs, phi) * self.eigvals_out
 
         is_uniform = ops.all(ops.equal(eigvals_in, first))
         return ops.cond(is_uniform, uniform, general)
@@ -206,8 +209,8 @@ class SpectralDense(keras.layers.Layer):
         # Flatten leading axes so the custom gradient's xᵀ ∂y is one 2-D matmul.
         leading = ops.shape(inputs)[:-1]
         flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1])) if len(leading) > 1 else inputs
-        if self.formulation == "frozen-operator":
-            outputs = self._frozen_operator(flat)
+        if self.formulation == "scaled-projection":
+            outputs = self._scaled_projection(flat)
         else:
             outputs = self._formed_kernel(flat)
         if len(leading) > 1:

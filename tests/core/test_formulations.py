@@ -9,6 +9,7 @@ custom gradient of the formed kernel and the non-uniform frozen λ_in branch.
 from __future__ import annotations
 
 import itertools
+import re
 
 import keras
 import numpy as np
@@ -135,9 +136,9 @@ def test_every_trainable_set_matches_the_float64_reference(
 @pytest.mark.parametrize(
     ("phi", "eigvals_in", "expected"),
     [
-        (False, False, "frozen-operator"),
+        (False, False, "scaled-projection"),
         (False, True, "formed-kernel"),
-        (True, False, "formed-kernel"),
+        (True, False, "scaled-projection"),
         (True, True, "formed-kernel"),
     ],
 )
@@ -147,27 +148,35 @@ def test_the_layer_picks_the_formulation_from_its_trainable_set(phi, eigvals_in,
     assert layer.formulation == expected
 
 
-def test_frozen_operator_needs_no_weight_gradient_matmul():
-    """With φ and a uniform λ_in frozen, the backward graph holds no (N_in × N_out) product."""
-    layer = spectral_layer((False, False, True, False), "linear", random_weights(
-        np.random.default_rng(0), "ones"
-    ))
+def compiled_products(flags: tuple[bool, ...]) -> list[str]:
+    """Output shapes of the matrix products left in a training gradient after XLA's
+    dead-code elimination: what actually runs, both cond branches included."""
+    layer = spectral_layer(flags, "linear", random_weights(np.random.default_rng(0), "ones"))
     x = tf.constant(np.ones((BATCH, N_IN)), tf.float32)
 
-    @tf.function
+    @tf.function(jit_compile=True)
     def step(x):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(layer(x))
         return tape.gradient(loss, layer.trainable_weights)
 
-    graph = step.get_concrete_function(x).graph
-    shapes = [
-        tuple(op.outputs[0].shape)
-        for op in graph.get_operations()
-        if op.type in ("MatMul", "BatchMatMulV2")
-    ]
-    assert shapes, "the forward matmul is missing from the graph"
-    assert (N_IN, N_OUT) not in shapes
+    hlo = step.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+    return re.findall(r"= f32\[([0-9,]+)\]\S* dot\(", hlo)
+
+
+WEIGHT_SHAPE = f"{N_IN},{N_OUT}"
+
+
+def test_training_only_eigvals_out_needs_no_weight_gradient_matmul():
+    """φ and λ_in frozen: no (N_in × N_out) product, i.e. no xᵀ ∂y, is left to run."""
+    products = compiled_products((False, False, True, False))
+    assert f"{BATCH},{N_OUT}" in products, "the forward product is missing"
+    assert WEIGHT_SHAPE not in products
+
+
+def test_training_phi_needs_the_weight_gradient_matmul():
+    """The check above can fail: with φ trained the xᵀ ∂y product is there."""
+    assert WEIGHT_SHAPE in compiled_products((True, False, True, False))
 
 
 def test_changing_frozen_eigvals_in_after_tracing_switches_branch():
@@ -194,14 +203,14 @@ def test_toggling_a_variable_trainable_changes_formulation_and_gradients():
     rng = np.random.default_rng(5)
     weights = random_weights(rng, "non-uniform")
     layer = spectral_layer((False, False, True, False), "tanh", weights)
-    assert layer.formulation == "frozen-operator"
-    layer.phi.trainable = True
+    assert layer.formulation == "scaled-projection"
+    layer.eigvals_in.trainable = True
     assert layer.formulation == "formed-kernel"
     x = rng.uniform(-1, 1, (BATCH, N_IN))
     upstream = rng.normal(size=(BATCH, N_OUT))
     _, expected = reference(weights, x, upstream, "tanh")
     _, grads = layer_gradients(layer, x, upstream, compiled=True)
-    assert relative_error(grads["phi"], expected["phi"]) < 1e-5
+    assert relative_error(grads["eigvals_in"], expected["eigvals_in"]) < 1e-5
 
 
 def test_inputs_with_extra_axes_are_handled_per_row():

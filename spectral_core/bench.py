@@ -1,0 +1,835 @@
+"""``spectral-lab bench``: the performance figures of issue 5, each beside its target.
+
+Every figure is a ratio or a rate measured side by side in one run: the machine is shared, so
+repetitions are interleaved (A, B, A, B …), each round gives its own ratio, and the table shows
+medians. Nothing here is a test: the test suite runs ``--quick`` once so the code cannot rot.
+
+The paper's square-operator layer lives here, and only here, as the reference the library must
+beat by 10×. The GUI figures run ``python -m app.benchmark`` in a subprocess (Qt never enters
+``spectral_core``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectral_core.architecture import Architecture, LayerSpec
+from spectral_core.config import TrainingConfig
+
+DEFAULT_DATASET = Path("/work/shared/data/mnist.npz")
+DEFAULT_OUT = Path("docs/BENCHMARKS.md")
+
+# Step-time targets (spectral step ÷ same-shape Dense step), issue 5.
+STEP_TARGETS: dict[str, float] = {
+    "lambda": 0.55,
+    "lambda+input": 0.80,
+    "lambda-phi": 1.05,
+    "direct-subset": 1.10,
+}
+VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (regime, train_input_eigenvalues)
+    "dense": ("direct-full", False),
+    "lambda": ("lambda", False),
+    "lambda+input": ("lambda", True),
+    "lambda-phi": ("lambda-phi", False),
+    "direct-subset": ("direct-subset", False),
+}
+SQUARE_SPEEDUP_TARGET = 10.0
+EPOCH_RATIO_TOLERANCE = 0.05
+MEMORY_TARGET_BYTES = 2 * 1024**3
+LAUNCH_TARGET_SECONDS = 2.0
+GUI_RATIO_TARGET = 1.05
+GUI_GAP_TARGET_MS = 100.0
+
+
+@dataclass
+class Figure:
+    """One row of the table: what was measured, its value, its target and whether it is met."""
+
+    section: str
+    name: str
+    value: str
+    target: str = "—"
+    met: bool | None = None  # None: informational, or not measured
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "**missed**", None: "—"}[self.met]
+
+
+@dataclass
+class Plan:
+    """Sizes and repetition counts; ``quick`` shrinks everything so a test can run it."""
+
+    quick: bool = False
+    batch: int = 300
+    shapes: tuple[tuple[int, ...], ...] = ((784, 800, 10), (784, 800, 120, 10))
+    rounds: int = 15
+    steps_per_round: int = 8
+    square_rounds: int = 3
+    epoch_repeats: int = 2
+    peak_size: int = 2048
+    dataset: Path | None = DEFAULT_DATASET
+    jit_compile: bool = field(default_factory=lambda: TrainingConfig().jit_compile)
+    gui: bool = True
+
+    @classmethod
+    def quick_plan(cls, dataset: Path | None = None) -> Plan:
+        return cls(
+            quick=True,
+            batch=30,
+            shapes=((64, 32, 10), (64, 32, 16, 10)),
+            rounds=2,
+            steps_per_round=2,
+            square_rounds=1,
+            epoch_repeats=1,
+            peak_size=256,
+            dataset=dataset,
+        )
+
+
+# == machine ================================================================================
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni")
+                return [flag for flag in wanted if flag in present]
+    except OSError:
+        pass
+    return []
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN kernels in this process (env var or its default)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def machine_description(plan: Plan) -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "CPU": cpu_model(),
+        "cores": str(os.cpu_count()),
+        "SIMD": " ".join(cpu_flags()) or "unknown",
+        "TensorFlow": tf.__version__,
+        "Keras": keras.__version__,
+        "NumPy": np.__version__,
+        "Python": platform.python_version(),
+        "oneDNN": (
+            f"{'on' if onednn_enabled() else 'off'} "
+            f"(TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'unset')})"
+        ),
+        "XLA (jit_compile)": str(plan.jit_compile),
+        "intra/inter-op threads": (
+            f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}/"
+            f"{tf.config.threading.get_inter_op_parallelism_threads() or 'default'}"
+        ),
+        "batch": str(plan.batch),
+        "mode": "quick (tiny sizes: code check, not figures)" if plan.quick else "full",
+    }
+
+
+# == models =================================================================================
+
+
+def architecture_for(widths: tuple[int, ...], train_input: bool = False) -> Architecture:
+    """The paper's stacks: linear telescopic hidden layers, ReLU before a 120-wide last hidden
+    layer when there are two, softmax output (784→800→10 and 784→800→120→10)."""
+    hidden = []
+    for index, units in enumerate(widths[1:-1]):
+        last_hidden = index == len(widths) - 3 and len(widths) > 3
+        hidden.append(LayerSpec(units, "relu" if last_hidden else "linear", not last_hidden))
+    layers = (*hidden, LayerSpec(widths[-1], "softmax"))
+    return Architecture("bench " + "-".join(map(str, widths)), widths[0], layers, train_input)
+
+
+def build_variant(variant: str, widths: tuple[int, ...], jit_compile: bool) -> Any:
+    from spectral_core.build import build_model
+
+    regime, train_input = VARIANTS[variant]
+    return build_model(architecture_for(widths, train_input), regime, seed=0, jit_compile=jit_compile)
+
+
+def matmul_flops(variant: str, widths: tuple[int, ...], batch: int) -> int:
+    """Matrix-product FLOPs of one training step as the library runs it.
+
+    Forward: one (batch × n_in × n_out) product per layer. Backward: the input gradient of every
+    layer but the first, plus a weight-gradient product where weights are trained as a matrix
+    (Dense, φ, and the first layer's formed kernel when λ_in is trained). Elementwise work is
+    not counted.
+    """
+    total = 0
+    for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=False)):
+        product = 2 * batch * n_in * n_out
+        weight_gradient = variant in ("dense", "lambda-phi") or (
+            variant == "lambda+input" and index == 0
+        )
+        total += product * (1 + (index > 0) + weight_gradient)
+    return total
+
+
+class SquareOperatorDense:
+    """Factory of the paper's square-operator layer (arXiv:2005.14436 code), as a reference.
+
+    It builds Φ = I + [[0, 0], [φᵀ, 0]] and Λ on all N_in + N_out nodes and applies
+    Φ Λ (2I − Φ) to the zero-padded input as three dense (N_in+N_out)² products, every step.
+    """
+
+    @staticmethod
+    def make(units: int, activation: str, phi_trainable: bool) -> Any:
+        import keras
+        from keras import ops
+
+        class SquareOperator(keras.layers.Layer):
+            def build(self, input_shape: tuple[int | None, ...]) -> None:
+                self.n_in = int(input_shape[-1])
+                self.size = self.n_in + units
+                self.phi = self.add_weight(
+                    name="phi", shape=(units, self.n_in), trainable=phi_trainable,
+                    initializer=keras.initializers.RandomUniform(-0.5, 0.5),
+                )
+                self.eigvals_out = self.add_weight(
+                    name="eigvals_out", shape=(units,),
+                    initializer=keras.initializers.RandomUniform(-0.01, 0.01),
+                )
+
+            def call(self, inputs: Any) -> Any:
+                eye = ops.eye(self.size)
+                lower = ops.concatenate(
+                    [self.phi, ops.zeros((units, units))], axis=1
+                )
+                base = eye + ops.concatenate([ops.zeros((self.n_in, self.size)), lower], axis=0)
+                eigvals = ops.concatenate([ops.ones((self.n_in,)), self.eigvals_out])
+                diagonal = ops.diag(eigvals)
+                padded = ops.pad(inputs, [[0, 0], [0, units]])
+                column = ops.matmul(2.0 * eye - base, ops.transpose(padded))
+                column = ops.matmul(base, ops.matmul(diagonal, column))
+                return keras.activations.get(activation)(ops.transpose(column[self.n_in:]))
+
+        return SquareOperator()
+
+
+def build_square_model(widths: tuple[int, ...], phi_trainable: bool, jit_compile: bool) -> Any:
+    import keras
+
+    architecture = architecture_for(widths)
+    inputs = keras.Input((widths[0],))
+    outputs = inputs
+    for spec in architecture.layers:
+        outputs = SquareOperatorDense.make(spec.units, spec.activation, phi_trainable)(outputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adamax(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+# == step timing ============================================================================
+
+
+def batch_data(width: int, batch: int, classes: int, seed: int = 0) -> tuple[Any, Any]:
+    import keras
+
+    rng = np.random.default_rng(seed)
+    x = keras.ops.convert_to_tensor(rng.random((batch, width), dtype=np.float32))
+    y = keras.ops.convert_to_tensor(rng.integers(0, classes, batch).astype("int32"))
+    return x, y
+
+
+@dataclass
+class StepTimes:
+    """Per-round seconds per step of one model: wall clock and this process's CPU time."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def interleaved_step_times(
+    models: dict[Any, Any], x: Any, y: Any, rounds: int, steps: int, warmup: int = 3
+) -> dict[Any, StepTimes]:
+    """Seconds per ``train_on_batch`` step of each model, one value per round.
+
+    Rounds interleave the models (the order rotates every round), so a burst of load from
+    another process hits every model alike and per-round ratios stay fair. CPU time (all of
+    this process's threads) is kept too: it counts work done, which other processes sharing
+    the cores barely change, where wall time stretches with their load.
+    """
+    for model in models.values():
+        for _ in range(warmup):
+            model.train_on_batch(x, y)
+    names = list(models)
+    times = {name: StepTimes() for name in names}
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            model = models[name]
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                model.train_on_batch(x, y)
+            times[name].cpu.append((time.process_time() - cpu) / steps)
+            times[name].wall.append((time.perf_counter() - wall) / steps)
+    return times
+
+
+def median_ratio(numerator: list[float], denominator: list[float]) -> float:
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms"
+
+
+@dataclass
+class StepResults:
+    """Medians per shape and variant, kept for the figures that build on them."""
+
+    seconds: dict[tuple[int, ...], dict[str, float]] = field(default_factory=dict)
+    ratios: dict[tuple[int, ...], dict[str, float]] = field(default_factory=dict)
+
+
+def step_figures(plan: Plan, peak: float) -> tuple[list[Figure], StepResults]:
+    import keras
+
+    figures: list[Figure] = []
+    results = StepResults()
+    for widths in plan.shapes:
+        shape = "→".join(map(str, widths))
+        models = {name: build_variant(name, widths, plan.jit_compile) for name in VARIANTS}
+        x, y = batch_data(widths[0], plan.batch, widths[-1])
+        times = interleaved_step_times(models, x, y, plan.rounds, plan.steps_per_round)
+        medians = {name: statistics.median(t.wall) for name, t in times.items()}
+        dense = times["dense"]
+        ratios = {name: median_ratio(times[name].wall, dense.wall) for name in STEP_TARGETS}
+        cpu_ratios = {name: median_ratio(times[name].cpu, dense.cpu) for name in STEP_TARGETS}
+        results.seconds[widths] = medians
+        results.ratios[widths] = ratios
+        dense_rate = matmul_flops("dense", widths, plan.batch) / medians["dense"] / 1e9
+        figures.append(
+            Figure(
+                "Training step",
+                f"Dense {shape}",
+                ms(medians["dense"]),
+                note=(
+                    f"{dense_rate:.0f} GFLOP/s = {dense_rate / peak:.0%} of peak; "
+                    f"CPU time {ms(statistics.median(dense.cpu))}"
+                ),
+            )
+        )
+        for name, target in STEP_TARGETS.items():
+            rate = matmul_flops(name, widths, plan.batch) / medians[name] / 1e9
+            formulations = sorted(
+                {
+                    getattr(layer, "formulation", type(layer).__name__)
+                    for layer in models[name].layers
+                    if not isinstance(layer, keras.layers.InputLayer)
+                }
+            )
+            figures.append(
+                Figure(
+                    "Training step",
+                    f"{name} ÷ Dense, {shape}",
+                    f"{ratios[name]:.2f} ({ms(medians[name])})",
+                    f"≤ {target:.2f}",
+                    ratios[name] <= target,
+                    f"CPU-time ratio {cpu_ratios[name]:.2f}; {rate:.0f} GFLOP/s "
+                    f"({rate / peak:.0%} of peak); {', '.join(formulations)}",
+                )
+            )
+        keras.backend.clear_session()
+    return figures, results
+
+
+def peak_gflops(size: int, repeats: int = 8) -> float:
+    """Achieved float32 matmul rate: best of ``repeats`` (size × size) @ (size × size) products."""
+    import tensorflow as tf
+
+    a = tf.random.uniform((size, size))
+    b = tf.random.uniform((size, size))
+    product = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    product().numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product().numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def peak_figures(plan: Plan) -> tuple[list[Figure], float]:
+    peak = peak_gflops(plan.peak_size)
+    figure = Figure(
+        "Machine",
+        "float32 matmul peak (estimate)",
+        f"{peak:.0f} GFLOP/s",
+        note=(
+            f"best of 8 tf.matmul of two {plan.peak_size}² float32 matrices on all cores; "
+            "the achievable ceiling the step rates below are compared with"
+        ),
+    )
+    return [figure], peak
+
+
+def square_figures(plan: Plan) -> list[Figure]:
+    import keras
+
+    figures = []
+    widths = plan.shapes[0]
+    shape = "→".join(map(str, widths))
+    x, y = batch_data(widths[0], plan.batch, widths[-1])
+    for variant, phi_trainable in (("lambda", False), ("lambda-phi", True)):
+        models = {
+            "square": build_square_model(widths, phi_trainable, plan.jit_compile),
+            variant: build_variant(variant, widths, plan.jit_compile),
+        }
+        times = interleaved_step_times(models, x, y, plan.square_rounds, 2, warmup=1)
+        speedup = median_ratio(times["square"].wall, times[variant].wall)
+        figures.append(
+            Figure(
+                "Square operator",
+                f"{variant} speed-up over the paper's square-operator form, {shape}",
+                f"{speedup:.0f}× ({ms(statistics.median(times['square'].wall))} vs "
+                f"{ms(statistics.median(times[variant].wall))})",
+                f"≥ {SQUARE_SPEEDUP_TARGET:.0f}×",
+                speedup >= SQUARE_SPEEDUP_TARGET,
+                "same trainable set; three (N_in+N_out)² products per layer and step",
+            )
+        )
+        keras.backend.clear_session()
+    return figures
+
+
+# == one epoch through the engine ===========================================================
+
+
+def load_bench_dataset(plan: Plan) -> Any:
+    from spectral_core.data import Dataset, load_dataset, synthetic_digits
+
+    if plan.quick and plan.dataset is None:
+        side = int(round(plan.shapes[0][0] ** 0.5))
+        data = synthetic_digits(train=20 * plan.batch, test=plan.batch, seed=0, side=side)
+    elif plan.dataset is not None and Path(plan.dataset).is_file():
+        data = load_dataset(plan.dataset)
+    else:
+        return None
+    # No test split: the engine would evaluate it after the epoch, which model.fit does not.
+    return Dataset(data.name, data.x_train, data.y_train, data.x_test[:0], data.y_test[:0])
+
+
+def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
+    import keras
+
+    from spectral_core.training import train
+
+    widths = plan.shapes[0]
+    shape = "→".join(map(str, widths))
+    dataset = load_bench_dataset(plan)
+    if dataset is None:
+        return [
+            Figure(
+                "One epoch",
+                f"{name} engine ÷ Dense fit, {shape}",
+                "not measured",
+                f"step ratio ± {EPOCH_RATIO_TOLERANCE}",
+                None,
+                f"no data set at {plan.dataset} (give --dataset)",
+            )
+            for name in STEP_TARGETS
+        ]
+    config = TrainingConfig(
+        epochs=1, batch_size=plan.batch, validation_fraction=0.0, jit_compile=plan.jit_compile
+    )
+    snapshots: list[Any] = []
+    models = {name: build_variant(name, widths, plan.jit_compile) for name in VARIANTS}
+    warm = dataset.x_train[: 2 * plan.batch], dataset.y_train[: 2 * plan.batch]
+    for model in models.values():
+        model.fit(*warm, batch_size=plan.batch, epochs=1, verbose=0)
+    seconds: dict[str, StepTimes] = {name: StepTimes() for name in models}
+    for _ in range(plan.epoch_repeats):
+        for name, model in models.items():
+            start, cpu = time.perf_counter(), time.process_time()
+            if name == "dense":
+                model.fit(
+                    dataset.x_train, dataset.y_train, batch_size=plan.batch, epochs=1,
+                    shuffle=True, verbose=0,
+                )
+            else:
+                train(model, dataset, config, observers=[snapshots.append])
+            seconds[name].cpu.append(time.process_time() - cpu)
+            seconds[name].wall.append(time.perf_counter() - start)
+    figures = []
+    dense = seconds["dense"]
+    for name in STEP_TARGETS:
+        ratio = median_ratio(seconds[name].wall, dense.wall)
+        cpu_ratio = median_ratio(seconds[name].cpu, dense.cpu)
+        step_ratio = steps.ratios[widths][name]
+        figures.append(
+            Figure(
+                "One epoch",
+                f"{name} engine ÷ Dense fit, {shape}",
+                f"{ratio:.2f} ({statistics.median(seconds[name].wall):.2f} s vs "
+                f"{statistics.median(dense.wall):.2f} s)",
+                f"{step_ratio:.2f} ± {EPOCH_RATIO_TOLERANCE}",
+                abs(ratio - step_ratio) <= EPOCH_RATIO_TOLERANCE,
+                f"CPU-time ratio {cpu_ratio:.2f}; {len(dataset.y_train)} images, observers on "
+                f"({len(snapshots)} snapshots in all); test evaluation left out on both sides",
+            )
+        )
+    keras.backend.clear_session()
+    return figures
+
+
+# == subprocess measurements ================================================================
+
+
+def run_python(args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> Any:
+    """Run ``python args…`` and parse the JSON its last stdout line holds."""
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    completed = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=environment, timeout=timeout,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+    if completed.returncode != 0 or not lines:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"exit status {completed.returncode}: {' | '.join(tail)}")
+    return json.loads(lines[-1])
+
+
+def memory_worker(options: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process: one epoch of a full training run; peak resident memory."""
+    import resource
+
+    from spectral_core.architecture import Architecture
+    from spectral_core.data import load_dataset, synthetic_digits
+    from spectral_core.runs import run_training
+
+    architecture = Architecture.from_dict(options["architecture"])
+    if options["dataset"]:
+        dataset = load_dataset(options["dataset"])
+    else:
+        dataset = synthetic_digits(train=600, test=100, seed=0, side=options["side"])
+    config = TrainingConfig(epochs=1, batch_size=options["batch"])
+    snapshots: list[Any] = []
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        run_training(architecture, options["regime"], dataset, config, out=folder,
+                     observers=[snapshots.append])
+        seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    return {"peak_bytes": peak, "seconds": seconds, "images": len(dataset.y_train)}
+
+
+def memory_figures(plan: Plan) -> list[Figure]:
+    widths = plan.shapes[-1]
+    shape = "→".join(map(str, widths))
+    dataset = str(plan.dataset) if plan.dataset is not None and Path(plan.dataset).is_file() else ""
+    regime = "lambda-phi"
+    options = {
+        "architecture": architecture_for(widths).to_dict(),
+        "dataset": dataset,
+        "side": int(round(widths[0] ** 0.5)),
+        "batch": plan.batch,
+        "regime": regime,
+    }
+    name = f"Peak memory of a training run, {shape} {regime}"
+    try:
+        result = run_python(["-m", "spectral_core.bench", "--worker", "memory", json.dumps(options)])
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        return [Figure("Memory", name, "not measured", "< 2 GB", None, str(error))]
+    peak = result["peak_bytes"]
+    return [
+        Figure(
+            "Memory",
+            name,
+            f"{peak / 1024**3:.2f} GB",
+            "< 2 GB",
+            peak < MEMORY_TARGET_BYTES,
+            f"run_training, 1 epoch of {result['images']} images with observers, run folder "
+            "written; max resident set size of a fresh process (getrusage), TensorFlow included",
+        )
+    ]
+
+
+def settings_worker(options: dict[str, Any]) -> dict[str, Any]:
+    """Dense and spectral step times with XLA off and on, in this process's oneDNN setting."""
+    import keras
+
+    widths = tuple(options["widths"])
+    x, y = batch_data(widths[0], options["batch"], widths[-1])
+    results: dict[str, Any] = {"onednn": onednn_enabled()}
+    for jit in (False, True):
+        models = {
+            name: build_variant(name, widths, jit) for name in ("dense", "lambda", "lambda-phi")
+        }
+        times = interleaved_step_times(models, x, y, options["rounds"], options["steps"])
+        results[f"xla={jit}"] = {name: statistics.median(t.wall) for name, t in times.items()}
+        keras.backend.clear_session()
+    return results
+
+
+def settings_figures(plan: Plan) -> list[Figure]:
+    """Which of oneDNN × XLA is fastest: this process's oneDNN setting here, the other one in a
+    fresh process (TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at import)."""
+    widths = plan.shapes[0]
+    options = {
+        "widths": list(widths),
+        "batch": plan.batch,
+        "rounds": max(2, plan.rounds // 2),
+        "steps": plan.steps_per_round,
+    }
+    here = onednn_enabled()
+    outcomes: list[tuple[bool, dict[str, Any] | str]] = [(here, settings_worker(options))]
+    try:
+        outcomes.append(
+            (
+                not here,
+                run_python(
+                    ["-m", "spectral_core.bench", "--worker", "settings", json.dumps(options)],
+                    env={"TF_ENABLE_ONEDNN_OPTS": "0" if here else "1"},
+                ),
+            )
+        )
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        outcomes.append((not here, str(error)))
+    figures = []
+    for onednn, result in sorted(outcomes, key=lambda item: not item[0]):
+        label = "oneDNN on" if onednn else "oneDNN off"
+        for jit in (False, True):
+            name = f"{label}, XLA {'on' if jit else 'off'}: Dense / lambda / lambda-phi"
+            if isinstance(result, str):
+                figures.append(Figure("Settings", name, "not measured", note=result))
+                continue
+            values = result[f"xla={jit}"]
+            figures.append(
+                Figure(
+                    "Settings",
+                    name,
+                    " / ".join(ms(values[key]) for key in ("dense", "lambda", "lambda-phi")),
+                    note=(
+                        f"lambda {values['lambda'] / values['dense']:.2f}, lambda-phi "
+                        f"{values['lambda-phi'] / values['dense']:.2f} of Dense"
+                        + ("" if onednn == here else "; measured in a fresh process")
+                    ),
+                )
+            )
+    return figures
+
+
+def gui_figures(plan: Plan) -> list[Figure]:
+    """Launch time, GUI-vs-headless training and event-loop gaps, from ``app.benchmark``."""
+    targets = {
+        "launch": ("Launch to main window shown", f"< {LAUNCH_TARGET_SECONDS:.0f} s"),
+        "ratio": ("Training from the GUI ÷ headless", f"≤ {GUI_RATIO_TARGET:.2f}"),
+        "gap": ("Largest GUI event-loop gap during training", f"< {GUI_GAP_TARGET_MS:.0f} ms"),
+    }
+    if not plan.gui:
+        return [
+            Figure("GUI", name, "not measured", target, None, "--no-gui")
+            for name, target in targets.values()
+        ]
+    widths = plan.shapes[0]
+    options = {
+        "architecture": architecture_for(widths).to_dict(),
+        "dataset": str(plan.dataset) if plan.dataset and Path(plan.dataset).is_file() else "",
+        "batch": plan.batch,
+        "repeats": plan.epoch_repeats,
+        "quick": plan.quick,
+    }
+    try:
+        result = run_python(
+            ["-m", "app.benchmark", json.dumps(options)], env={"QT_QPA_PLATFORM": "offscreen"}
+        )
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        return [
+            Figure("GUI", name, "not measured", target, None, f"app.benchmark failed: {error}")
+            for name, target in targets.values()
+        ]
+    launch, ratio, gap = result["launch_seconds"], result["ratio"], result["max_gap_ms"]
+    shape = "→".join(map(str, widths))
+    return [
+        Figure(
+            "GUI", targets["launch"][0], f"{launch:.2f} s", targets["launch"][1],
+            launch < LAUNCH_TARGET_SECONDS,
+            "median of fresh `spectral-lab gui` processes, offscreen Qt; "
+            + (
+                f"TensorFlow ready {result['tensorflow_seconds']:.1f} s after launch, "
+                "loaded behind the window"
+                if result["tensorflow_seconds"] == result["tensorflow_seconds"]  # not NaN
+                else "TensorFlow loading not awaited in --quick"
+            ),
+        ),
+        Figure(
+            "GUI", targets["ratio"][0], f"{ratio:.2f} ({result['gui_seconds']:.2f} s vs "
+            f"{result['headless_seconds']:.2f} s)", targets["ratio"][1],
+            ratio <= GUI_RATIO_TARGET,
+            f"{shape} lambda, 1 epoch of {result['images']} images, live plots on; "
+            "run_training without observers as headless; median of interleaved runs",
+        ),
+        Figure(
+            "GUI", targets["gap"][0], f"{gap:.0f} ms", targets["gap"][1],
+            gap < GUI_GAP_TARGET_MS,
+            "largest interval between ticks of a 10 ms QTimer from Train to the run's end",
+        ),
+    ]
+
+
+# == the table ==============================================================================
+
+
+def markdown(figures: list[Figure], machine: dict[str, str], seconds: float) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `spectral-lab bench` (`make bench`); every figure of issue 5 with its target.",
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in machine.items()],
+        "",
+        "## How",
+        "",
+        "- The machine is shared (other processes run beside the benchmark), so models are timed "
+        "in interleaved rounds (A, B, A, B …, order rotating), each round gives its own ratio, "
+        "and the table shows medians; ratios come from one run, never across runs.",
+        "- Steps are Keras `train_on_batch` calls (Adamax, the library's own `build_model`), "
+        "random inputs, after warm-up; ratios are to the same-shape Dense network "
+        "(`direct-full`) built and measured beside it with the same settings.",
+        "- GFLOP/s count the matrix products each step actually runs (forward, input gradients, "
+        "and weight gradients only where weights are trained as a matrix).",
+        "",
+        "## Figures",
+        "",
+        "| section | figure | value | target | verdict | notes |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {f.section} | {f.name} | {f.value} | {f.target} | {f.verdict} | {f.note} |"
+            for f in figures
+        ],
+        "",
+        f"Total benchmark time: {seconds:.0f} s.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_benchmark(plan: Plan, echo: Callable[[str], None] = print) -> tuple[list[Figure], dict]:
+    """Every figure, in order; ``echo`` reports progress."""
+    started = time.perf_counter()
+    machine = machine_description(plan)
+    figures, peak = peak_figures(plan)
+    echo(f"peak {figures[0].value}")
+    steps_done, steps = step_figures(plan, peak)
+    figures += steps_done
+    echo("step ratios done")
+    figures += square_figures(plan)
+    echo("square operator done")
+    figures += epoch_figures(plan, steps)
+    echo("epochs done")
+    figures += memory_figures(plan)
+    echo("memory done")
+    figures += settings_figures(plan)
+    echo("settings done")
+    figures += gui_figures(plan)
+    echo("GUI done")
+    machine["benchmark seconds"] = f"{time.perf_counter() - started:.0f}"
+    return figures, machine
+
+
+def print_table(figures: list[Figure]) -> None:
+    width = max(len(f.name) for f in figures)
+    for f in figures:
+        print(f"{f.name:<{width}}  {f.value:<32} {f.target:<14} {f.verdict}")
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    dataset = Path(args.dataset) if args.dataset else None
+    if args.quick:
+        plan = Plan.quick_plan(dataset if args.dataset else None)
+    else:
+        plan = Plan(dataset=dataset or DEFAULT_DATASET)
+    if args.rounds:
+        plan.rounds = args.rounds
+    plan.gui = not args.no_gui
+    started = time.perf_counter()
+    figures, machine = run_benchmark(plan, echo=lambda text: print(text, file=sys.stderr))
+    print_table(figures)
+    if args.out:
+        from spectral_core.files import atomic_write_text
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out, markdown(figures, machine, time.perf_counter() - started))
+        print(f"wrote {out}")
+    if args.json:
+        print(json.dumps([asdict(f) for f in figures]))
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="measure training speed, memory and GUI responsiveness against targets"
+    )
+    parser.add_argument("--out", help="also write the table as Markdown (docs/BENCHMARKS.md)")
+    parser.add_argument(
+        "--dataset",
+        help=f"MNIST .npz for the epoch and memory rows (default {DEFAULT_DATASET} if present)",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the code runs")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds per step comparison")
+    parser.add_argument("--no-gui", action="store_true", help="skip the GUI figures")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.set_defaults(func=cmd_bench)
+
+
+WORKERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "memory": memory_worker,
+    "settings": settings_worker,
+}
+
+
+def worker_main(argv: list[str]) -> int:
+    """``python -m spectral_core.bench --worker NAME JSON``: one isolated measurement."""
+    if len(argv) != 3 or argv[0] != "--worker" or argv[1] not in WORKERS:
+        print(f"usage: python -m spectral_core.bench --worker {{{','.join(WORKERS)}}} JSON",
+              file=sys.stderr)
+        return 2
+    print(json.dumps(WORKERS[argv[1]](json.loads(argv[2]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1:]))
