@@ -539,8 +539,8 @@ def prune_curve(
             accuracies[name].append(result.accuracy)
             counts.add(result.nodes_removed)
             total = result.nodes_total
-        # Same widths and same percentile give the same count for every ranking by construction.
-        assert len(counts) == 1, counts
+        if len(counts) != 1:  # same widths and percentile give the same count by construction
+            raise PruningError(f"percentile {percentile:g}: rankings removed {sorted(counts)} nodes")
         removed.append(counts.pop())
         fractions.append(removed[-1] / total)
     return PruneCurve(points, fractions, removed, accuracies, scope, total)

@@ -132,6 +132,12 @@ def test_pruned_network_computes_the_masked_original(architecture, regime, input
     original = model_outputs(model, inputs)
     assert np.max(np.abs(original - reference)) > 1e-3
     assert smaller.widths == [64, *(int(m.sum()) for m in masks), architecture.output_units]
+    if architecture.has_telescopic():
+        from spectral_core.retraction import retract
+        from spectral_core.runs import telescopic_flags
+
+        compact = retract(pruned, telescopic_flags(smaller))
+        np.testing.assert_allclose(model_outputs(compact, inputs), reference, rtol=1e-4, atol=2e-5)
     assert [layer.telescopic for layer in smaller.layers] == [
         layer.telescopic for layer in architecture.layers
     ]
