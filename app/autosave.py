@@ -187,7 +187,7 @@ class Autosaver(QObject):
         self.idle_timer.start()
         window.epochFinished.connect(self.save_now)
         window.runFinished.connect(self.save_now)
-        window.editor.architectureChanged.connect(self.edit_timer.start)
+        window.editor.architectureChanged.connect(lambda _architecture: self.edit_timer.start())
 
     # -- gathering (GUI thread, cheap) ----------------------------------------------------
     def _gather(self) -> _Snapshot:
