@@ -400,7 +400,7 @@ class PruningPanel(QWidget):
 
     @Slot()
     def _redraw(self) -> None:
-        from spectral_core.pruning import score_thresholds
+        from spectral_core.pruning import spectrum_view
 
         if not self.scores or not self.masks:
             self.kept_item.setData([], [])
@@ -408,26 +408,12 @@ class PruningPanel(QWidget):
             self.threshold_line.setVisible(False)
             return
         shown = self.view.currentIndex()
-        if shown <= 0:
-            scores = np.concatenate(self.scores)
-            masks = np.concatenate(self.masks)
-        else:
-            scores, masks = self.scores[shown - 1], self.masks[shown - 1]
-        order = np.argsort(scores, kind="stable")
-        ranks = np.arange(order.size)
-        kept = masks[order]
-        self.kept_item.setData(ranks[kept], scores[order][kept])
-        self.pruned_item.setData(ranks[~kept], scores[order][~kept])
-        thresholds = score_thresholds(self.scores, self.masks)
-        if shown > 0:
-            level = thresholds[shown - 1]
-        elif self.scope() == "global":
-            level = max(thresholds)
-        else:
-            level = -math.inf  # one line cannot stand for several layers' thresholds
-        self.threshold_line.setVisible(math.isfinite(level))
-        if math.isfinite(level):
-            self.threshold_line.setValue(level)
+        view = spectrum_view(self.scores, self.masks, shown - 1 if shown > 0 else None, self.scope())
+        self.kept_item.setData(view.ranks[view.kept], view.values[view.kept])
+        self.pruned_item.setData(view.ranks[~view.kept], view.values[~view.kept])
+        self.threshold_line.setVisible(math.isfinite(view.threshold))
+        if math.isfinite(view.threshold):
+            self.threshold_line.setValue(view.threshold)
 
     # == background accuracy ==============================================================
     def _request_accuracy(self) -> None:

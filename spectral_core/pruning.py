@@ -209,6 +209,41 @@ def score_thresholds(scores: Sequence[np.ndarray], masks: Sequence[np.ndarray]) 
     return values
 
 
+@dataclass(frozen=True)
+class SpectrumView:
+    """Scores sorted ascending for a plot, which of them are kept, and the threshold to draw."""
+
+    values: np.ndarray
+    kept: np.ndarray
+    threshold: float  # highest pruned score shown; −inf when there is no single threshold
+
+    @property
+    def ranks(self) -> np.ndarray:
+        return np.arange(self.values.size)
+
+
+def spectrum_view(
+    scores: Sequence[np.ndarray], masks: Sequence[np.ndarray], layer: int | None, scope: str
+) -> SpectrumView:
+    """The sorted scores of hidden layer ``layer`` (None: all hidden layers pooled)."""
+    check_scope(scope)
+    if layer is None:
+        values = np.concatenate([np.asarray(s, dtype=np.float64) for s in scores])
+        kept = np.concatenate([np.asarray(m, dtype=bool) for m in masks])
+    else:
+        values = np.asarray(scores[layer], dtype=np.float64)
+        kept = np.asarray(masks[layer], dtype=bool)
+    order = np.argsort(values, kind="stable")
+    thresholds = score_thresholds(scores, masks)
+    if layer is not None:
+        threshold = thresholds[layer]
+    elif scope == "global":
+        threshold = max(thresholds)
+    else:
+        threshold = -math.inf  # one line cannot stand for several layers' thresholds
+    return SpectrumView(values[order], kept[order], threshold)
+
+
 # -- masked original ------------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NodeMask(keras.layers.Layer):

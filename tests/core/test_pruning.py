@@ -26,6 +26,7 @@ from spectral_core.pruning import (  # noqa: E402
     prune,
     prune_curve,
     score_thresholds,
+    spectrum_view,
 )
 
 PLAIN = Architecture("plain", 64, (LayerSpec(12, "tanh"), LayerSpec(9, "relu"), LayerSpec(5, "softmax")))
@@ -404,3 +405,17 @@ def test_gain_ranking_is_the_eigenvalue_ranking_of_the_same_network_with_zero_in
         assert [m.tolist() for m in keep_masks(gain, percentile)] == [
             m.tolist() for m in keep_masks(eigenvalue_scores(shifted), percentile)
         ]
+
+
+def test_spectrum_view_sorts_and_places_the_threshold():
+    scores = [np.array([0.5, 0.1, 0.9]), np.array([0.3, 0.7])]
+    masks = keep_masks(scores, 40, "global")  # the two lowest: 0.1 and 0.3
+    pooled = spectrum_view(scores, masks, None, "global")
+    assert pooled.values.tolist() == [0.1, 0.3, 0.5, 0.7, 0.9]
+    assert pooled.kept.tolist() == [False, False, True, True, True]
+    assert pooled.threshold == 0.3 and pooled.ranks.tolist() == [0, 1, 2, 3, 4]
+    second = spectrum_view(scores, masks, 1, "global")
+    assert second.values.tolist() == [0.3, 0.7] and second.threshold == 0.3
+    per_layer = keep_masks(scores, 50, "per-layer")
+    assert spectrum_view(scores, per_layer, None, "per-layer").threshold == -np.inf
+    assert spectrum_view(scores, per_layer, 0, "per-layer").threshold == 0.1
