@@ -181,7 +181,8 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
 
     from spectral_core.runs import run_training
 
-    gui_run(app, window, None)  # warm-up: loads the data set into the shared cache
+    if not options.get("quick"):
+        gui_run(app, window, None)  # warm-up: loads the data set into the shared cache
     dataset = DATASETS.load(source)
     config = window.run_panel.config()
     meter = GapMeter()

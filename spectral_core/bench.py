@@ -319,6 +319,8 @@ class StepResults:
 
     seconds: dict[tuple[int, ...], dict[str, float]] = field(default_factory=dict)
     ratios: dict[tuple[int, ...], dict[str, float]] = field(default_factory=dict)
+    # The first shape's models, reused (already traced) by the epoch figures.
+    models: dict[str, Any] = field(default_factory=dict)
 
 
 def step_figures(plan: Plan, peak: float) -> tuple[list[Figure], StepResults]:
@@ -337,6 +339,8 @@ def step_figures(plan: Plan, peak: float) -> tuple[list[Figure], StepResults]:
         cpu_ratios = {name: median_ratio(times[name].cpu, dense.cpu) for name in STEP_TARGETS}
         results.seconds[widths] = medians
         results.ratios[widths] = ratios
+        if widths == plan.shapes[0]:
+            results.models = models
         dense_rate = matmul_flops("dense", widths, plan.batch) / medians["dense"] / 1e9
         figures.append(
             Figure(
@@ -369,7 +373,6 @@ def step_figures(plan: Plan, peak: float) -> tuple[list[Figure], StepResults]:
                     f"({rate / peak:.0%} of peak); {', '.join(formulations)}",
                 )
             )
-        keras.backend.clear_session()
     return figures, results
 
 
@@ -404,7 +407,6 @@ def peak_figures(plan: Plan) -> tuple[list[Figure], float]:
 
 
 def square_figures(plan: Plan) -> list[Figure]:
-    import keras
 
     figures = []
     widths = plan.shapes[0]
@@ -428,7 +430,6 @@ def square_figures(plan: Plan) -> list[Figure]:
                 "same trainable set; three (N_in+N_out)² products per layer and step",
             )
         )
-        keras.backend.clear_session()
     return figures
 
 
@@ -450,7 +451,6 @@ def load_bench_dataset(plan: Plan) -> Any:
 
 
 def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
-    import keras
 
     from spectral_core.training import train
 
@@ -473,7 +473,9 @@ def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
         epochs=1, batch_size=plan.batch, validation_fraction=0.0, jit_compile=plan.jit_compile
     )
     snapshots: list[Any] = []
-    models = {name: build_variant(name, widths, plan.jit_compile) for name in VARIANTS}
+    models = steps.models or {
+        name: build_variant(name, widths, plan.jit_compile) for name in VARIANTS
+    }
     warm = dataset.x_train[: 2 * plan.batch], dataset.y_train[: 2 * plan.batch]
     for model in models.values():
         model.fit(*warm, batch_size=plan.batch, epochs=1, verbose=0)
@@ -508,7 +510,6 @@ def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
                 f"({len(snapshots)} snapshots in all); test evaluation left out on both sides",
             )
         )
-    keras.backend.clear_session()
     return figures
 
 
@@ -586,7 +587,6 @@ def memory_figures(plan: Plan) -> list[Figure]:
 
 def settings_worker(options: dict[str, Any]) -> dict[str, Any]:
     """Dense and spectral step times with XLA off and on, in this process's oneDNN setting."""
-    import keras
 
     widths = tuple(options["widths"])
     x, y = batch_data(widths[0], options["batch"], widths[-1])
@@ -597,7 +597,6 @@ def settings_worker(options: dict[str, Any]) -> dict[str, Any]:
         }
         times = interleaved_step_times(models, x, y, options["rounds"], options["steps"])
         results[f"xla={jit}"] = {name: statistics.median(t.wall) for name, t in times.items()}
-        keras.backend.clear_session()
     return results
 
 
@@ -613,6 +612,9 @@ def settings_figures(plan: Plan) -> list[Figure]:
     }
     here = onednn_enabled()
     outcomes: list[tuple[bool, dict[str, Any] | str]] = [(here, settings_worker(options))]
+    if plan.quick:
+        outcomes.append((not here, "not measured in --quick (it needs a second TensorFlow)"))
+        return settings_rows(outcomes, here)
     try:
         outcomes.append(
             (
@@ -625,6 +627,10 @@ def settings_figures(plan: Plan) -> list[Figure]:
         )
     except (RuntimeError, subprocess.TimeoutExpired) as error:
         outcomes.append((not here, str(error)))
+    return settings_rows(outcomes, here)
+
+
+def settings_rows(outcomes: list[tuple[bool, dict[str, Any] | str]], here: bool) -> list[Figure]:
     figures = []
     for onednn, result in sorted(outcomes, key=lambda item: not item[0]):
         label = "oneDNN on" if onednn else "oneDNN off"

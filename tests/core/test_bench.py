@@ -1,0 +1,128 @@
+"""``spectral-lab bench`` runs end to end at tiny sizes (no timing is asserted anywhere).
+
+The quick run goes through every figure's code, subprocesses and GUI driver included, so the
+benchmark cannot rot; the square-operator reference and the FLOP counts are checked exactly.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from spectral_core import bench
+from spectral_core.cli import main
+
+
+def expected_rows(plan: bench.Plan) -> list[str]:
+    first = "→".join(map(str, plan.shapes[0]))
+    last = "→".join(map(str, plan.shapes[-1]))
+    rows = ["float32 matmul peak (estimate)"]
+    for widths in plan.shapes:
+        shape = "→".join(map(str, widths))
+        rows.append(f"Dense {shape}")
+        rows += [f"{name} ÷ Dense, {shape}" for name in bench.STEP_TARGETS]
+    rows += [
+        f"{name} speed-up over the paper's square-operator form, {first}"
+        for name in ("lambda", "lambda-phi")
+    ]
+    rows += [f"{name} engine ÷ Dense fit, {first}" for name in bench.STEP_TARGETS]
+    rows.append(f"Peak memory of a training run, {last} lambda-phi")
+    rows += [
+        f"oneDNN {state}, XLA {xla}: Dense / lambda / lambda-phi"
+        for state in ("on", "off")
+        for xla in ("off", "on")
+    ]
+    rows += [
+        "Launch to main window shown",
+        "Training from the GUI ÷ headless",
+        "Largest GUI event-loop gap during training",
+    ]
+    return rows
+
+
+def table_rows(text: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("| section"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows[cells[1]] = cells
+    return rows
+
+
+def test_quick_bench_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "BENCHMARKS.md"
+
+    assert main(["bench", "--quick", "--out", str(out)]) == 0
+
+    text = out.read_text()
+    rows = table_rows(text)
+    expected = expected_rows(bench.Plan.quick_plan())
+    assert list(rows) == expected
+    for name, (section, _name, value, target, verdict, notes) in rows.items():
+        if value == "not measured":
+            # Only the second oneDNN setting is skipped, and the table says why.
+            assert section == "Settings" and "--quick" in notes, (name, rows[name])
+            continue
+        assert value, name
+        if target != "—":
+            assert verdict in ("met", "**missed**"), name
+    skipped = [name for name, cells in rows.items() if cells[2] == "not measured"]
+    assert len(skipped) == 2  # the other oneDNN setting, XLA off and on
+    for key in ("CPU", "cores", "TensorFlow", "oneDNN", "XLA (jit_compile)"):
+        assert f"- {key}: " in text
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in expected)
+
+
+def test_matmul_flops_count_the_products_each_regime_runs():
+    batch, widths = 3, (5, 4, 2)
+    first, second = 2 * batch * 5 * 4, 2 * batch * 4 * 2
+    # Dense: forward, weight gradients, and the second layer's input gradient.
+    assert bench.matmul_flops("dense", widths, batch) == 2 * first + 3 * second
+    assert bench.matmul_flops("lambda-phi", widths, batch) == 2 * first + 3 * second
+    # Eigenvalues only: no weight-gradient product anywhere.
+    assert bench.matmul_flops("lambda", widths, batch) == first + 2 * second
+    assert bench.matmul_flops("direct-subset", widths, batch) == first + 2 * second
+    # Trained input eigenvalues: the first layer's kernel gradient product comes back.
+    assert bench.matmul_flops("lambda+input", widths, batch) == 2 * first + 2 * second
+
+
+@pytest.mark.parametrize("phi_trainable", [False, True])
+def test_square_operator_reference_computes_the_spectral_layer(phi_trainable):
+    """The benchmark's paper-style layer is the same network as the library's."""
+    from spectral_core.layers import SpectralDense
+
+    rng = np.random.default_rng(0)
+    square = bench.SquareOperatorDense.make(3, "linear", phi_trainable)
+    square.build((None, 5))
+    phi = rng.uniform(-1, 1, (5, 3))
+    eigvals_out = rng.uniform(-1, 1, 3)
+    square.phi.assign(phi.T.astype("float32"))
+    square.eigvals_out.assign(eigvals_out.astype("float32"))
+    layer = SpectralDense(3)
+    layer.build((None, 5))
+    layer.phi.assign(phi.astype("float32"))
+    layer.eigvals_out.assign(eigvals_out.astype("float32"))
+    x = rng.uniform(-1, 1, (4, 5)).astype("float32")
+    expected = x.astype(np.float64) @ (phi * (1.0 - eigvals_out[None, :]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(square(x)), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-6)
+    assert len(square.trainable_weights) == (2 if phi_trainable else 1)
+
+
+def test_architectures_are_the_papers_stacks():
+    wide = bench.architecture_for((784, 800, 10))
+    assert [(spec.units, spec.activation, spec.telescopic) for spec in wide.layers] == [
+        (800, "linear", True), (10, "softmax", False)
+    ]
+    deep = bench.architecture_for((784, 800, 120, 10), train_input=True)
+    assert [(spec.units, spec.activation, spec.telescopic) for spec in deep.layers] == [
+        (800, "linear", True), (120, "relu", False), (10, "softmax", False)
+    ]
+    assert deep.train_input_eigenvalues
+
+
+def test_bench_worker_rejects_unknown_workers(capsys):
+    assert bench.worker_main(["--worker", "nope", "{}"]) == 2
+    assert "usage" in capsys.readouterr().err
