@@ -95,13 +95,15 @@ def config_from_args(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     architecture = load_architecture(args.architecture)
     from spectral_core.data import load_dataset
-    from spectral_core.progress import TqdmProgress
-    from spectral_core.runs import run_training
 
     config = config_from_args(args)
     dataset = load_dataset(args.dataset)
     if args.limit:
         dataset = dataset.subset(args.limit, min(len(dataset.y_test), max(args.limit // 5, 1)))
+    # Imported only now: they load TensorFlow (seconds), so bad inputs above fail fast.
+    from spectral_core.progress import TqdmProgress
+    from spectral_core.runs import run_training
+
     callbacks = []
     if args.tensorboard:
         import keras
