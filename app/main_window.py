@@ -43,6 +43,7 @@ from spectral_core.files import WriteError, atomic_write_text
 from spectral_core.regimes import PAPER_NAMES, default_learning_rate
 from spectral_core.session import SESSION_SUFFIX, RunRecord, Session, SessionError
 
+NO_RUN_TEXT = "No run yet. Build a stack, pick a regime and press Train (Ctrl+R)."
 REDRAW_INTERVAL_MS = 50  # at most 20 redraws a second
 MAX_RECENT_FILES = 8
 SESSION_FILTER = f"Spectral Lab sessions (*{SESSION_SUFFIX})"
@@ -109,7 +110,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.weights_panel, "Weight distributions")
 
         self.runs_list = RunsList()
-        self.result_label = QLabel("No run yet. Build a stack, pick a regime and press Train (Ctrl+R).")
+        self.result_label = QLabel(NO_RUN_TEXT)
         self.result_label.setWordWrap(True)
         self.result_label.setTextFormat(Qt.TextFormat.RichText)
         self.result_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -344,6 +345,9 @@ class MainWindow(QMainWindow):
         self.device_picker.currentIndexChanged.connect(self._show_device)
         self.run_panel.show_state("ready", 0)
         self._show_device()
+        for entry in self.runs_list.entries():  # sessions opened while TensorFlow was loading
+            self._rebuild_model(entry)
+        self._show_entry(self.current_entry())
         self._update_actions()
 
     def _show_device(self) -> None:
@@ -509,6 +513,7 @@ class MainWindow(QMainWindow):
             compact=outcome.compact,
             report=outcome.retraction,
             dataset=result.dataset,
+            seconds=outcome.result.seconds,
             last_epoch=last_epoch,
             eigen_history=list(self._live_eigen),
         )
@@ -560,7 +565,7 @@ class MainWindow(QMainWindow):
     # == results, retraction ===============================================================
     def _show_entry(self, entry: RunEntry | None) -> None:
         if entry is None:
-            self.result_label.setText("No run yet.")
+            self.result_label.setText(NO_RUN_TEXT)
         elif entry.retracted and entry.report is not None:
             self.result_label.setText(
                 describe_report(entry) + "<br><i>The compact model is active (Ctrl+Z undoes).</i>"
@@ -703,7 +708,7 @@ class MainWindow(QMainWindow):
                 history=[dict(row) for row in entry.history],
                 test_accuracy=entry.test_accuracy,
                 test_loss=entry.test_loss,
-                weights=[np.array(w) for w in entry.model.get_weights()] if entry.model is not None else None,
+                weights=entry.weights(),
                 retracted=entry.retracted,
                 ended=entry.ended,
             )
@@ -738,24 +743,30 @@ class MainWindow(QMainWindow):
                 test_accuracy=record.test_accuracy,
                 test_loss=record.test_loss,
                 ended=record.ended,
-                model=self._rebuild_model(record),
+                saved_weights=record.weights,
             )
             self.runs_list.add_entry(entry, select=False)
+            self._rebuild_model(entry)
         if self.runs_list.entries():
             self.runs_list.tree.setCurrentItem(self.runs_list.tree.topLevelItem(len(session.runs) - 1))
             self.metrics_panel.set_history(self.runs_list.entries()[-1].history)
         self._show_entry(self.current_entry())
         self._update_comparisons()
 
-    def _rebuild_model(self, record: RunRecord) -> Any:
-        """The run's Keras model with its saved weights, when TensorFlow is loaded."""
-        if record.weights is None or not self.tensorflow_ready:
-            return None
+    def _rebuild_model(self, entry: RunEntry) -> None:
+        """Give a restored run its Keras model with the saved weights, once TensorFlow is loaded."""
+        if entry.saved_weights is None or entry.model is not None or not self.tensorflow_ready:
+            return
         from spectral_core.build import build_model
 
-        model = build_model(record.architecture, record.regime, seed=record.config.seed)
-        model.set_weights(record.weights)
-        return model
+        try:
+            model = build_model(entry.architecture, entry.regime, seed=entry.config.seed)
+            model.set_weights(entry.saved_weights)
+        except ValueError as error:
+            self.show_error(f"{entry.name}: its saved weights do not fit its architecture ({error})")
+            return
+        entry.model, entry.saved_weights = model, None
+        self.runs_list.update_entry(entry)
 
     def save_session(self, path: str | Path) -> bool:
         from spectral_core.session import save_session

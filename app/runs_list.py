@@ -18,7 +18,7 @@ from spectral_core.regimes import PAPER_NAMES, parameter_counts
 COLUMNS = ("Run", "Regime", "Data", "Epochs", "Test accuracy", "Test loss", "Trainable", "Ended")
 
 
-@dataclass
+@dataclass(eq=False)  # runs are compared by identity (they hold models and arrays)
 class RunEntry:
     """One run of the session: what was asked, what came out, and (while in memory) the models."""
 
@@ -36,6 +36,9 @@ class RunEntry:
     report: Any = None  # spectral_core.runs.RetractionReport
     dataset: Any = None  # spectral_core.data.Dataset, kept for comparisons
     retracted: bool = False
+    seconds: float = float("nan")  # wall time of the training loop
+    # Weights read from a session before TensorFlow loaded; they become ``model`` once it has.
+    saved_weights: list[np.ndarray] | None = None
     last_epoch: Any = None  # the last epoch Snapshot: histograms and their history
     eigen_history: list[tuple[str, dict[str, dict[str, np.ndarray]]]] = field(default_factory=list)
 
@@ -48,6 +51,12 @@ class RunEntry:
             if len(matrix):
                 found[compact_label(name)] = (matrix[-1], edges)
         return found
+
+    def weights(self) -> list[np.ndarray] | None:
+        """Copies of the trained weights, for session files."""
+        if self.model is not None:
+            return [np.array(weight) for weight in self.model.get_weights()]
+        return self.saved_weights
 
     @property
     def has_telescopic(self) -> bool:

@@ -279,3 +279,28 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     assert second.regime == "direct-full" and window.current_entry() is second
     # Its telescopic Dense layers fold as well, so Retract stays available for it.
     assert window.run_panel.retract_button.isEnabled()
+
+
+def test_session_opened_while_tensorflow_loads_keeps_its_weights(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    """``spectral-lab gui FILE`` opens FILE right away, before TensorFlow has loaded."""
+    session_path = tmp_path / "early.spectral"
+    assert window.save_session(session_path)
+    entry = window.current_entry()
+
+    early = MainWindow(settings=QSettings(str(tmp_path / "early.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(early)
+    assert not early.tensorflow_ready
+    assert early.open_file(session_path), early.message_bar.text()
+    (restored,) = early.runs_list.entries()
+    assert restored.model is None and not early.export_compact_action.isEnabled()
+    saved = early.current_session().runs[0].weights  # what autosave would write meanwhile
+    for mine, original in zip(saved, entry.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, original)
+
+    early.start_loading_tensorflow()
+    qtbot.waitUntil(lambda: early.tensorflow_ready, timeout=120_000)
+    assert restored.model is not None and early.export_compact_action.isEnabled()
+    x = entry.dataset.x_test[:10]
+    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), atol=1e-6)
