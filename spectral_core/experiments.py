@@ -818,7 +818,8 @@ def budget_text(specs: Sequence[RunSpec], data: DataSource, rows: Sequence[dict[
     seeds = sorted({spec.seed for spec in specs})
     train_images = rows[0]["train_images"] if rows else "?"
     test_images = rows[0]["test_images"] if rows else "?"
-    hours = sum(float(row.get("seconds") or 0) for row in rows) / 3600
+    unique = {row["run_id"]: row for row in rows}  # a run shared by two families counts once
+    hours = sum(float(row.get("seconds") or 0) for row in unique.values()) / 3600
     rate = "the paper's (0.03 linear, 0.01 non-linear)" if config.learning_rate is None else str(config.learning_rate)
     extra = {
         key: value for key, value in settings.items()
@@ -829,7 +830,7 @@ def budget_text(specs: Sequence[RunSpec], data: DataSource, rows: Sequence[dict[
         f"- {config.epochs} epochs, batch {config.batch_size}, {config.optimizer}, learning rate {rate}, "
         f"validation fraction {config.validation_fraction}",
         f"- seeds: {', '.join(str(s) for s in seeds)} ({len(seeds)} per configuration)",
-        f"- runs: {len(rows)} finished of {len(plan_order(specs))} planned; "
+        f"- runs: {len(unique)} finished of {len(plan_order(specs))} planned; "
         f"{hours:.2f} hours of training time in total (runs one after another, shared CPU)",
     ]
     if extra:

@@ -306,3 +306,15 @@ def test_reproduce_rejects_bad_budget_options(tiny_npz, tmp_path, capsys):
     assert "--regimes" in capsys.readouterr().err
     assert main([*base, "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
+
+
+def test_budget_counts_a_run_shared_by_two_families_once():
+    from spectral_core.experiments import budget_text
+
+    specs = table1_plan([0], FAST, families=["wide", "deep"], sizes=[20], deep=[(20,)],
+                        regimes=["lambda"])
+    assert len(specs) == 2 and specs[0].run_id == specs[1].run_id
+    row = {"run_id": specs[0].run_id, "train_images": 300, "test_images": 100, "seconds": 36.0}
+    text = budget_text(specs, DataSource("digits.npz"), [row, dict(row)])
+    assert "runs: 1 finished of 1 planned; 0.01 hours" in text
+    assert "1 epochs, batch 100" in text and "seeds: 0 (1 per configuration)" in text
