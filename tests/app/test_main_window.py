@@ -253,3 +253,21 @@ def test_window_shows_before_tensorflow_is_imported(tmp_path: Path) -> None:
     assert found["tensorflow_at_show"] is False
     assert found["status_at_show"] == "Loading TensorFlow…"
     assert "TensorFlow 2." in found["status"] and found["devices"] >= 1
+
+
+def test_diverging_loss_is_a_warning_and_keeps_the_last_finite_weights(
+    qtbot, window: MainWindow, tiny_npz: Path
+) -> None:
+    configure(window, tiny_npz, epochs=2, batch_size=30)
+    window.run_panel.set_regime("lambda-phi")
+    window.run_panel.optimizer.setCurrentText("sgd")
+    window.run_panel.learning_rate.setValue(10.0)
+    with qtbot.waitSignal(window.runFinished, timeout=120_000):
+        window.train_action.trigger()
+    qtbot.waitUntil(lambda: not window.is_training, timeout=30_000)
+    assert window.message_bar.level == "warning"
+    assert "loss became non-finite" in window.message_bar.text()
+    (entry,) = window.runs_list.entries()
+    assert entry.ended.startswith("The loss became non-finite")
+    assert all(np.all(np.isfinite(weight)) for weight in entry.model.get_weights())
+    assert window.run_panel.train_button.isEnabled()
