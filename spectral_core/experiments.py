@@ -884,7 +884,11 @@ def plot_accuracy(groups: Sequence[Group], family: str, path: Path) -> None:
         if paper is not None:
             axes.axhline(paper, color=REGIME_COLOURS[regime], linestyle=":", linewidth=1)
     if numeric:
+        from matplotlib.ticker import NullFormatter
+
         axes.set_xscale("log")
+        axes.xaxis.set_minor_formatter(NullFormatter())  # label only the explored sizes
+        axes.set_xticks([int(size) for size in sizes], sizes)
         axes.set_xlabel("N2 (width of the hidden layer)")
     else:
         axes.set_xticks(range(len(sizes)), sizes, rotation=30, ha="right")
