@@ -179,3 +179,34 @@ def test_real_process_reports_a_bad_dataset_without_traceback(small_net, tmp_pat
     assert done.returncode == 2
     assert "spectral-lab train: error:" in done.stderr and "notes.npz" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_same_seed_in_a_fresh_process_gives_the_same_run(
+    finished_run, small_net, tiny_npz, tmp_path
+):
+    """Reproducible across processes too (hash seeds, thread pools and import order differ)."""
+    _, first, _ = finished_run
+    script = Path(sys.executable).with_name("spectral-lab")
+    argv = ["train", str(small_net), "--regime", "lambda", "--dataset", str(tiny_npz)]
+    argv += ["--epochs", "2", "--seed", "0", "--out", str(tmp_path / "again"), "--quiet"]
+    done = subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    def without_seconds(folder: Path) -> list[dict[str, str]]:
+        with (folder / "metrics.csv").open() as handle:
+            return [
+                {k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(handle)
+            ]
+
+    assert without_seconds(tmp_path / "again") == without_seconds(first)
+    summaries = [
+        json.loads((folder / "summary.json").read_text()) for folder in (first, tmp_path / "again")
+    ]
+    for key in ("test_accuracy", "test_loss", "test_accuracy_compact", "max_abs_output_difference"):
+        assert summaries[0][key] == summaries[1][key], key
+    weights = [
+        load_model(folder / "compact.keras").get_weights() for folder in (first, tmp_path / "again")
+    ]
+    for mine, theirs in zip(*weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
