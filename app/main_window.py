@@ -514,6 +514,7 @@ class MainWindow(QMainWindow):
             report=outcome.retraction,
             dataset=result.dataset,
             seconds=outcome.result.seconds,
+            batch_points=self._worker.batch_points() if self._worker else np.zeros((0, 3)),
             last_epoch=last_epoch,
             eigen_history=list(self._live_eigen),
         )
@@ -865,13 +866,19 @@ class MainWindow(QMainWindow):
         self.metrics_panel.set_overlays([(entry.name, entry.history) for entry in overlays])
         self.weights_panel.set_run_overlays([(entry.name, entry.histograms()) for entry in overlays])
         if not self.is_training and current is not None:
+            # The views show the current run: its batches, epochs, spectra and distributions.
             self.metrics_panel.set_history(current.history)
+            self.metrics_panel.set_batch_points(current.batch_points)
             if current.last_epoch is not None:
                 self.weights_panel.set_live(current.last_epoch.histograms)
                 self.weights_panel.set_histories(
                     current.last_epoch.histogram_history, current.last_epoch.compact_histograms
                 )
                 self.spectrum_panel.set_history(current.eigen_history)
+                self.spectrum_panel.set_live(current.last_epoch.eigenvalues)
+            else:
+                self.weights_panel.clear()
+                self.spectrum_panel.clear()
             self._show_entry(current)
         self._update_actions()
 

@@ -37,6 +37,7 @@ class RunEntry:
     dataset: Any = None  # spectral_core.data.Dataset, kept for comparisons
     retracted: bool = False
     seconds: float = float("nan")  # wall time of the training loop
+    batch_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # live curve
     # Weights read from a session before TensorFlow loaded; they become ``model`` once it has.
     saved_weights: list[np.ndarray] | None = None
     last_epoch: Any = None  # the last epoch Snapshot: histograms and their history

@@ -26,7 +26,7 @@ class SpectrumPanel(QWidget):
         self.epoch = QSlider(Qt.Orientation.Horizontal)
         self.epoch.setRange(0, 0)
         self.epoch.setToolTip("Look back at the spectrum after an earlier epoch")
-        self.epoch_label = QLabel("live")
+        self.epoch_label = QLabel("latest")
         self.epoch_label.setMinimumWidth(110)
         self.notice = QLabel("Train a network in a spectral regime (Λ or Λ, Φ) to see its eigenvalues.")
         self.notice.setWordWrap(True)
@@ -115,7 +115,7 @@ class SpectrumPanel(QWidget):
     def _redraw(self) -> None:
         position = self.epoch.value()
         self.epoch_label.setText(
-            self._history[position][0] if position < len(self._history) else "live"
+            self._history[position][0] if position < len(self._history) else "latest"
         )
         values = self.shown_values()
         self.notice.setVisible(values.size == 0)

@@ -76,7 +76,7 @@ def test_spectrum_panel_looks_back_over_epochs(qtbot) -> None:
     live = {"layer_1": {"eigvals_in": np.ones(5), "eigvals_out": rng.normal(size=30)}}
     panel.set_live(live)
     np.testing.assert_array_equal(panel.shown_values(), live["layer_1"]["eigvals_out"])
-    assert panel.epoch_label.text() == "live"
+    assert panel.epoch_label.text() == "latest"
 
     panel.epoch.setValue(1)
     assert panel.epoch_label.text() == "after epoch 1"
