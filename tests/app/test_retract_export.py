@@ -280,6 +280,15 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     # Its telescopic Dense layers fold as well, so Retract stays available for it.
     assert window.run_panel.retract_button.isEnabled()
 
+    # Making run 1 current brings back its own spectrum (run 2 has no eigenvalues).
+    tree.setCurrentItem(tree.topLevelItem(0))
+    window.spectrum_panel.layer.setCurrentText("layer_1")
+    np.testing.assert_array_equal(
+        window.spectrum_panel.shown_values(),
+        first.last_epoch.eigenvalues["layer_1"]["eigvals_out"],
+    )
+    assert window.spectrum_panel.epoch.maximum() == len(first.eigen_history)
+
 
 def test_session_opened_while_tensorflow_loads_keeps_its_weights(
     qtbot, window: MainWindow, tmp_path: Path
