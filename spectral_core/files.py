@@ -25,7 +25,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise WriteError(f"cannot write {target}: folder {folder} does not exist")
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise WriteError(f"cannot write {target}: {folder} {problem}")
     try:
         handle, temp_name = tempfile.mkstemp(
             prefix=f".{target.stem}.", suffix=f"{target.suffix}.partial{target.suffix}", dir=folder
