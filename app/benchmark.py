@@ -106,14 +106,19 @@ def wait_until(app: QApplication, condition: Any, timeout: float) -> None:
 
 
 class GapMeter:
-    """Largest interval between ticks of a 10 ms timer on the GUI thread, while armed."""
+    """Intervals between ticks of a 10 ms timer on the GUI thread, while armed.
+
+    Each gap is kept with the time it ended, so it can be told apart whether the GUI thread was
+    blocked while the fit loop ran or afterwards, while the finished run was being shown.
+    """
 
     def __init__(self) -> None:
         self.timer = QTimer()
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
         self.last: float | None = None
-        self.largest = 0.0
+        self.gaps: list[tuple[float, float]] = []  # (end time, length) in seconds
+        self.fit_ends: list[float] = []  # when each measured run's fit loop returned
 
     def start(self) -> None:
         self.last = time.perf_counter()
@@ -124,11 +129,30 @@ class GapMeter:
         self.timer.stop()
         self.last = None
 
+    def mark_fit_end(self, *_: Any) -> None:
+        self.fit_ends.append(time.perf_counter())
+
     def _tick(self) -> None:
         now = time.perf_counter()
         if self.last is not None:
-            self.largest = max(self.largest, now - self.last)
+            self.gaps.append((now, now - self.last))
         self.last = now
+
+    @property
+    def largest(self) -> float:
+        return max((length for _, length in self.gaps), default=0.0)
+
+    def largest_split(self, runs: list[tuple[float, float]]) -> tuple[float, float]:
+        """Largest gap during the fit loops and after them, given each run's (start, end)."""
+        during = after = 0.0
+        for end, length in self.gaps:
+            for (start, stop), fit_end in zip(runs, self.fit_ends, strict=False):
+                if start <= end <= stop:
+                    if end - length < fit_end:
+                        during = max(during, length)
+                    else:
+                        after = max(after, length)
+        return during, after
 
 
 def gui_run(app: QApplication, window: Any, meter: GapMeter | None) -> float:
@@ -149,6 +173,8 @@ def gui_run(app: QApplication, window: Any, meter: GapMeter | None) -> float:
     window.start_training()
     if not window.is_training:
         raise RuntimeError("the window refused to start the run")
+    if meter is not None:
+        window.worker.trainingEnded.connect(meter.mark_fit_end)
     watchdog.start(200)
     loop.exec()
     watchdog.stop()
@@ -187,17 +213,23 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
     config = window.run_panel.config()
     meter = GapMeter()
     gui_seconds, headless_seconds = [], []
+    runs: list[tuple[float, float]] = []
     for _ in range(max(1, options["repeats"])):
         started = time.perf_counter()
         run_training(architecture, "lambda", dataset, config)
         headless_seconds.append(time.perf_counter() - started)
+        started = time.perf_counter()
         gui_seconds.append(gui_run(app, window, meter))
+        runs.append((started, time.perf_counter()))
     window.close()
+    during, after = meter.largest_split(runs)
     return {
         "gui_seconds": statistics.median(gui_seconds),
         "headless_seconds": statistics.median(headless_seconds),
         "ratio": statistics.median(g / h for g, h in zip(gui_seconds, headless_seconds, strict=True)),
         "max_gap_ms": meter.largest * 1e3,
+        "max_gap_fit_ms": during * 1e3,
+        "max_gap_after_fit_ms": after * 1e3,
         "images": int(len(dataset.y_train)),
     }
 
