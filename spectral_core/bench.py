@@ -82,10 +82,10 @@ class Plan:
     quick: bool = False
     batch: int = 300
     shapes: tuple[tuple[int, ...], ...] = ((784, 800, 10), (784, 800, 120, 10))
-    rounds: int = 15
+    rounds: int = 25
     steps_per_round: int = 8
     square_rounds: int = 3
-    epoch_repeats: int = 2
+    epoch_repeats: int = 3
     peak_size: int = 2048
     dataset: Path | None = DEFAULT_DATASET
     jit_compile: bool = field(default_factory=lambda: TrainingConfig().jit_compile)

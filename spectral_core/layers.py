@@ -225,10 +225,12 @@ class SpectralDense(keras.layers.Layer):
     # -- numpy views for plots, retraction and export --------------------------------
     def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """(kernel, bias) of the equivalent Dense layer, in float64."""
-        phi = np.asarray(keras.ops.convert_to_numpy(self.phi), dtype=np.float64)
         eig_in = np.asarray(keras.ops.convert_to_numpy(self.eigvals_in), dtype=np.float64)
         eig_out = np.asarray(keras.ops.convert_to_numpy(self.eigvals_out), dtype=np.float64)
-        kernel = phi * (eig_in[:, None] - eig_out[None, :])
+        # In place, φ upcast on the fly: the same float64 numbers as φ64 ⊙ (λ_in − λ_out) with
+        # one kernel-sized array instead of three (the training engine calls this at 10 Hz).
+        kernel = np.subtract.outer(eig_in, eig_out)
+        kernel *= keras.ops.convert_to_numpy(self.phi)
         bias = (
             np.asarray(keras.ops.convert_to_numpy(self.bias), dtype=np.float64)
             if self.bias is not None
