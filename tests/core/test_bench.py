@@ -127,3 +127,17 @@ def test_architectures_are_the_papers_stacks():
 def test_bench_worker_rejects_unknown_workers(capsys):
     assert bench.worker_main(["--worker", "nope", "{}"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--dataset", "/no/such/mnist.npz"], "--dataset"),
+        (["--rounds", "0"], "--rounds"),
+    ],
+)
+def test_bad_bench_options_are_named(argv, field, capsys, tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    assert main(["bench", *argv, "--out", str(out)]) == 2
+    assert field in capsys.readouterr().err
+    assert not out.exists()
