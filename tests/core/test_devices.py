@@ -13,7 +13,7 @@ def test_list_devices_matches_tensorflow() -> None:
     reported = tf.config.list_logical_devices()
     listed = list_devices()
     assert sorted(device.name for device in listed) == sorted(
-        device.name[device.name.index("/device:"):] for device in reported
+        device.name[device.name.index("/device:") :] for device in reported
     )
     assert {device.kind for device in listed} == {device.device_type for device in reported}
     kinds = [device.kind for device in listed]
