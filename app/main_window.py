@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.dialogs import MessageBar, ask_open_path, ask_save_path
 from app.editor import ArchitectureEditor
 from app.plots import export_plot
+from app.plots.export import install_svg_export
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Spectral Lab")
         self.settings = settings if settings is not None else QSettings()
+        install_svg_export()
         self.session_path: Path | None = None
         self.tensorflow_version = ""
         self.devices: list[Any] = []

@@ -173,3 +173,29 @@ def test_progress_text_has_epoch_batch_and_time_left(qtbot) -> None:
     assert panel.progress.value() == 250
     assert panel.progress.format() == "epoch 2/4 · batch 30/120 · 3:00 left"
     assert format_duration(3725) == "1:02:05"
+
+
+def test_right_click_svg_export_writes_through_qt(qtbot, tmp_path) -> None:
+    """The plots' own "Export…" dialog offers SVG that works (pyqtgraph's own one fails)."""
+    from pyqtgraph.exporters import Exporter
+
+    from app.plots.export import QtSvgExporter, install_svg_export
+    from app.plots.metrics import MetricsPanel
+
+    install_svg_export()
+    assert QtSvgExporter in Exporter.Exporters
+    assert not any(e.__name__ == "SVGExporter" for e in Exporter.Exporters)
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, 500)
+    panel.show()
+    panel.set_history([{"epoch": 1.0, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.1,
+                        "val_accuracy": 0.4}, {"epoch": 2.0, "loss": 0.5, "accuracy": 0.8,
+                                               "val_loss": 0.6, "val_accuracy": 0.7}])
+    exporter = QtSvgExporter(panel.loss_plot.getPlotItem())
+    path = tmp_path / "loss.svg"
+    exporter.export(str(path))
+    text = path.read_text()
+    assert text.startswith("<?xml") and "<svg" in text and "</svg>" in text
+    assert "<path" in text or "<polyline" in text
+    assert exporter.export(toBytes=True).startswith(b"<?xml")
