@@ -80,6 +80,25 @@ def test_status_bar_shows_device_and_tensorflow_version(window: MainWindow) -> N
     assert window.run_panel.train_button.isEnabled()
 
 
+def test_keyboard_shortcuts(window: MainWindow) -> None:
+    shortcuts = {
+        window.train_action: "Ctrl+R", window.pause_action: "Ctrl+P",
+        window.stop_action: "Ctrl+.", window.retract_action: "Ctrl+T",
+        window.export_compact_action: "Ctrl+E", window.export_full_action: "Ctrl+Shift+E",
+        window.undo_action: "Ctrl+Z", window.redo_action: "Ctrl+Shift+Z",
+        window.save_session_action: "Ctrl+S", window.open_session_action: "Ctrl+O",
+    }
+    for action, keys in shortcuts.items():
+        assert action.shortcut().toString() == keys, action.text()
+    tabs = [action.text() for action in window.tab_actions]
+    assert tabs[:2] == ["Loss & accuracy", "Eigenvalue spectrum"]
+    assert [action.shortcut().toString() for action in window.tab_actions] == [
+        f"Ctrl+{number}" for number in range(1, len(tabs) + 1)
+    ]
+    next(action for action in window.tab_actions if action.text() == "Weight distributions").trigger()
+    assert window.tabs.currentWidget() is window.weights_panel
+
+
 def test_short_training_from_the_train_button(qtbot, window: MainWindow, tiny_npz: Path) -> None:
     configure(window, tiny_npz, epochs=2, batch_size=30)
     with qtbot.waitSignal(window.runFinished, timeout=120_000):
