@@ -107,7 +107,7 @@ class RunsList(QWidget):
             str(len(entry.history)),
             _number(entry.test_accuracy),
             _number(entry.test_loss),
-            str(counts.trainable),
+            f"{counts.trainable:,}",
             ended,
         )
         for column, text in enumerate(values):
