@@ -214,13 +214,16 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
     meter = GapMeter()
     gui_seconds, headless_seconds = [], []
     runs: list[tuple[float, float]] = []
-    for _ in range(max(1, options["repeats"])):
-        started = time.perf_counter()
-        run_training(architecture, "lambda", dataset, config)
-        headless_seconds.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        gui_seconds.append(gui_run(app, window, meter))
-        runs.append((started, time.perf_counter()))
+    for repeat in range(max(1, options["repeats"])):
+        # A B, B A, A B …: a drift in the machine's load favours neither side.
+        for side in ("headless", "gui") if repeat % 2 == 0 else ("gui", "headless"):
+            started = time.perf_counter()
+            if side == "headless":
+                run_training(architecture, "lambda", dataset, config)
+                headless_seconds.append(time.perf_counter() - started)
+            else:
+                gui_seconds.append(gui_run(app, window, meter))
+                runs.append((started, time.perf_counter()))
     window.close()
     during, after = meter.largest_split(runs)
     return {

@@ -85,7 +85,7 @@ class Plan:
     rounds: int = 25
     steps_per_round: int = 8
     square_rounds: int = 3
-    epoch_repeats: int = 3
+    epoch_repeats: int = 4
     peak_size: int = 2048
     dataset: Path | None = DEFAULT_DATASET
     jit_compile: bool = field(default_factory=lambda: TrainingConfig().jit_compile)
@@ -488,8 +488,9 @@ def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
     # "lambda, no observers" isolates what the observers' snapshots cost the engine.
     runs = [*models, "lambda, no observers"]
     seconds: dict[str, StepTimes] = {name: StepTimes() for name in runs}
-    for _ in range(plan.epoch_repeats):
-        for name in runs:
+    for repeat in range(plan.epoch_repeats):
+        shift = repeat % len(runs)  # rotate the order, as the step rounds do
+        for name in runs[shift:] + runs[:shift]:
             model = models.get(name, models["lambda"])
             start, cpu = time.perf_counter(), time.process_time()
             if name == "dense":
