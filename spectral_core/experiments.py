@@ -1137,6 +1137,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ExperimentError(f"--seeds: must be at least 1, got {args.seeds}")
     settings: dict[str, Any] = {
+        "initialization": "paper",  # reproduce is the paper's experiment unless --setting says
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "validation_fraction": args.validation_fraction,

@@ -294,6 +294,9 @@ def test_reproduce_command_writes_csv_report_and_plots_and_resumes(tiny_npz, tmp
     assert "ran 0 runs, kept 2 finished before" in capsys.readouterr().out
     manifest = json.loads((out / "experiment.json").read_text(encoding="utf-8"))
     assert manifest["experiment"] == "perceptron"
+    # reproduce is the paper's experiment: the paper's initialization, not the app's default
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert {run["settings"]["initialization"] for run in runs} == {"paper"}
 
 
 def test_reproduce_rejects_bad_budget_options(tiny_npz, tmp_path, capsys):

@@ -59,4 +59,4 @@ def test_same_seed_same_draws_and_bad_names_are_refused():
         build_model(ARCH, "lambda", initialization="he")
     with pytest.raises(ConfigError, match="initialization"):
         TrainingConfig(initialization="he").validate()
-    assert TrainingConfig().initialization == "paper"
+    assert TrainingConfig().initialization == "glorot"
