@@ -142,17 +142,18 @@ class GapMeter:
     def largest(self) -> float:
         return max((length for _, length in self.gaps), default=0.0)
 
-    def largest_split(self, runs: list[tuple[float, float]]) -> tuple[float, float]:
-        """Largest gap during the fit loops and after them, given each run's (start, end)."""
-        during = after = 0.0
+    def largest_split(self, runs: list[tuple[float, float]]) -> dict[str, float]:
+        """Largest gap during the fit loops and after them, given each run's (start, end), and
+        where in its run the largest one began (seconds after Train, and the run's length)."""
+        found = {"during": 0.0, "after": 0.0, "at": float("nan"), "of": float("nan")}
         for end, length in self.gaps:
             for (start, stop), fit_end in zip(runs, self.fit_ends, strict=False):
                 if start <= end <= stop:
-                    if end - length < fit_end:
-                        during = max(during, length)
-                    else:
-                        after = max(after, length)
-        return during, after
+                    phase = "during" if end - length < fit_end else "after"
+                    found[phase] = max(found[phase], length)
+                    if length >= self.largest:
+                        found["at"], found["of"] = end - length - start, stop - start
+        return found
 
 
 def gui_run(app: QApplication, window: Any, meter: GapMeter | None) -> float:
@@ -225,14 +226,16 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
                 gui_seconds.append(gui_run(app, window, meter))
                 runs.append((started, time.perf_counter()))
     window.close()
-    during, after = meter.largest_split(runs)
+    split = meter.largest_split(runs)
     return {
         "gui_seconds": statistics.median(gui_seconds),
         "headless_seconds": statistics.median(headless_seconds),
         "ratio": statistics.median(g / h for g, h in zip(gui_seconds, headless_seconds, strict=True)),
         "max_gap_ms": meter.largest * 1e3,
-        "max_gap_fit_ms": during * 1e3,
-        "max_gap_after_fit_ms": after * 1e3,
+        "max_gap_fit_ms": split["during"] * 1e3,
+        "max_gap_after_fit_ms": split["after"] * 1e3,
+        "max_gap_at_seconds": split["at"],
+        "run_seconds": split["of"],
         "images": int(len(dataset.y_train)),
     }
 
