@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spectral_core.config import OPTIMIZER_NAMES, TrainingConfig
+from spectral_core.config import INITIALIZATION_NAMES, OPTIMIZER_NAMES, TrainingConfig
 from spectral_core.regimes import PAPER_NAMES, REGIMES
 
 BUILTIN_DATASETS = (("MNIST", "mnist"), ("Fashion-MNIST", "fashion-mnist"))
@@ -79,6 +80,23 @@ class RunPanel(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(defaults.seed)
         self.seed.setToolTip("The same seed gives the same initial weights and batch order")
+        self.initialization = QComboBox()
+        self.initialization.addItems(list(INITIALIZATION_NAMES))
+        self.initialization.setCurrentText(defaults.initialization)
+        self.initialization.setToolTip(
+            "glorot: φ scaled to the layer's fan-in (the default; see docs/REPRODUCTION.md); "
+            "paper: φ ~ U(−0.5, 0.5) as in Giambagli et al."
+        )
+        self.penalty = QComboBox()
+        self.penalty.addItems(["none", "l1", "l2"])
+        self.penalty.setToolTip("Regularize the trained eigenvalues λ_out (sharpens node ranking)")
+        self.penalty_weight = QDoubleSpinBox()
+        self.penalty_weight.setDecimals(6)
+        self.penalty_weight.setRange(0.0, 100.0)
+        self.penalty_weight.setSingleStep(0.0001)
+        self.penalty_weight.setToolTip("Weight of the eigenvalue penalty in the loss")
+        # Settings without a widget (validation fraction, snapshot rate...) survive set_config.
+        self._base_config = defaults
 
         dataset_row = QHBoxLayout()
         dataset_row.addWidget(self.dataset, 1)
@@ -92,6 +110,11 @@ class RunPanel(QWidget):
         form.addRow("Learning rate", self.learning_rate)
         form.addRow("Optimizer", self.optimizer)
         form.addRow("Seed", self.seed)
+        form.addRow("Initialization", self.initialization)
+        penalty_row = QHBoxLayout()
+        penalty_row.addWidget(self.penalty)
+        penalty_row.addWidget(self.penalty_weight, 1)
+        form.addRow("λ penalty", penalty_row)
         settings = QGroupBox("Training")
         settings.setLayout(form)
 
@@ -147,12 +170,16 @@ class RunPanel(QWidget):
     def config(self) -> TrainingConfig:
         """The settings as a validated config (raises ConfigError naming the field)."""
         rate = self.learning_rate.value()
-        return TrainingConfig(
+        return replace(
+            self._base_config,
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
             learning_rate=rate if rate > 0 else None,
             optimizer=self.optimizer.currentText(),
             seed=self.seed.value(),
+            initialization=self.initialization.currentText(),
+            eigenvalue_penalty=self.penalty.currentText(),
+            eigenvalue_penalty_weight=self.penalty_weight.value(),
         ).validate()
 
     def set_config(self, config: TrainingConfig) -> None:
@@ -161,6 +188,10 @@ class RunPanel(QWidget):
         self.learning_rate.setValue(config.learning_rate or 0.0)
         self.optimizer.setCurrentText(config.optimizer)
         self.seed.setValue(config.seed)
+        self.initialization.setCurrentText(config.initialization)
+        self.penalty.setCurrentText(config.eigenvalue_penalty)
+        self.penalty_weight.setValue(config.eigenvalue_penalty_weight)
+        self._base_config = config
 
     def set_auto_learning_rate(self, rate: float) -> None:
         self.learning_rate.setSpecialValueText(f"auto ({rate:g})")
@@ -168,7 +199,8 @@ class RunPanel(QWidget):
     def set_settings_enabled(self, enabled: bool) -> None:
         for widget in (
             self.regime, self.dataset, self.dataset_file, self.dataset_folder, self.epochs,
-            self.batch_size, self.learning_rate, self.optimizer, self.seed,
+            self.batch_size, self.learning_rate, self.optimizer, self.seed, self.initialization,
+            self.penalty, self.penalty_weight,
         ):
             widget.setEnabled(enabled)
 

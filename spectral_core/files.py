@@ -12,6 +12,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
+def _read_umask() -> int:
+    # The umask can only be read by setting it; done once, at import, before any threads write.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 class WriteError(OSError):
     """Writing a file failed; the message names the file and the reason."""
 
@@ -35,6 +45,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise WriteError(f"cannot write {target}: {error.strerror or error}") from None
     os.close(handle)
     temp = Path(temp_name)
+    # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+    os.chmod(temp, 0o666 & ~_UMASK)
     try:
         yield temp
         with open(temp, "rb+") as written:

@@ -199,3 +199,21 @@ def test_right_click_svg_export_writes_through_qt(qtbot, tmp_path) -> None:
     assert text.startswith("<?xml") and "<svg" in text and "</svg>" in text
     assert "<path" in text or "<polyline" in text
     assert exporter.export(toBytes=True).startswith(b"<?xml")
+
+
+def test_run_panel_round_trips_initialization_penalty_and_hidden_settings(qtbot) -> None:
+    from app.run_panel import RunPanel
+    from spectral_core.config import TrainingConfig
+
+    panel = RunPanel()
+    qtbot.addWidget(panel)
+    assert panel.config().initialization == TrainingConfig().initialization
+    wanted = TrainingConfig(
+        epochs=3, seed=7, initialization="paper", eigenvalue_penalty="l1",
+        eigenvalue_penalty_weight=0.001, validation_fraction=0.25,
+    )
+    panel.set_config(wanted)
+    assert panel.config() == wanted
+    panel.penalty.setCurrentText("l2")
+    assert panel.config().eigenvalue_penalty == "l2"
+    assert panel.config().validation_fraction == 0.25

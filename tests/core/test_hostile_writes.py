@@ -139,3 +139,11 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch) -> Non
         save_session(target, session)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["s.spectral"]
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.csv"
+    files.atomic_write_text(target, "epoch\n1\n")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("epoch\n1\n")
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
