@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -119,15 +120,30 @@ class GapMeter:
         self.last: float | None = None
         self.gaps: list[tuple[float, float]] = []  # (end time, length) in seconds
         self.fit_ends: list[float] = []  # when each measured run's fit loop returned
+        # A plain Python thread ticking beside the GUI: if it sees the same gaps, the GUI thread
+        # was waiting for the GIL (or the process for a core), not busy in its own code.
+        self.probe_largest = 0.0
+        self._probing = threading.Event()
 
     def start(self) -> None:
         self.last = time.perf_counter()
         self.timer.start()
+        self._probing.set()
+        threading.Thread(target=self._probe, daemon=True).start()
 
     def stop(self) -> None:
         self._tick()
         self.timer.stop()
         self.last = None
+        self._probing.clear()
+
+    def _probe(self) -> None:
+        last = time.perf_counter()
+        while self._probing.is_set():
+            time.sleep(TICK_MS / 1000)
+            now = time.perf_counter()
+            self.probe_largest = max(self.probe_largest, now - last)
+            last = now
 
     def mark_fit_end(self, *_: Any) -> None:
         self.fit_ends.append(time.perf_counter())
@@ -233,6 +249,7 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
         "ratio": statistics.median(g / h for g, h in zip(gui_seconds, headless_seconds, strict=True)),
         "max_gap_ms": meter.largest * 1e3,
         "max_gap_fit_ms": split["during"] * 1e3,
+        "max_probe_gap_ms": meter.probe_largest * 1e3,
         "max_gap_after_fit_ms": split["after"] * 1e3,
         "max_gap_at_seconds": split["at"],
         "run_seconds": split["of"],

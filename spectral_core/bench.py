@@ -751,7 +751,9 @@ def gui_figures(plan: Plan) -> list[Figure]:
                 f"{result.get('max_gap_after_fit_ms', float('nan')):.0f} ms after it "
                 "(retraction, evaluation, showing the result); the largest began "
                 f"{result.get('max_gap_at_seconds', float('nan')):.1f} s after Train in a "
-                f"{result.get('run_seconds', float('nan')):.1f} s run"
+                f"{result.get('run_seconds', float('nan')):.1f} s run; a plain Python thread "
+                f"ticking beside it saw at most {result.get('max_probe_gap_ms', float('nan')):.0f}"
+                " ms (about as large means the GUI thread waited for the GIL or a core, not for its own code)"
             ),
         ),
     ]
