@@ -824,16 +824,20 @@ non-uniform frozen λ_in) against a float64 numpy reference for outputs and grad
 
 Tried and measured on this machine (numbers in the rows above):
 
-- **XLA** (`jit_compile=True`): no consistent gain. With the cores quiet it is within about
-  ±10% of the plain graph either way (it fuses Dense's Adamax update, so Dense gains most and
-  the `lambda` ratio gets worse); with other jobs on the cores it was 1.5–3× slower for every
-  model (measured 08:50 UTC: Dense 1.52×, `lambda` 3.12×, `lambda+input` 3.60×). The default
-  stays `TrainingConfig.jit_compile = False` (see the Settings rows). Compiling only the formed
-  kernel's elementwise parts with XLA inside the plain graph did not change the `lambda+input`
-  step either (CPU-time ratio 0.88 vs 0.92, within noise), so it was dropped.
+- **XLA** (`jit_compile=True`): no consistent gain. With the cores quiet it made steps 0–22%
+  faster in absolute time (Dense gains most, as XLA fuses its Adamax update, so every ratio
+  gets worse, `lambda-phi` to about 1.2 of Dense); with other jobs on the cores it was 1.5–3×
+  slower for every model (08:50 UTC: Dense 1.52×, `lambda` 3.12×, `lambda+input` 3.60×); and
+  end to end (build, compile, one MNIST epoch through the engine, quiet cores) there was no
+  clear difference (3.1–4.7 s with XLA, 3.2–3.6 s without) because compiling costs seconds per
+  new model. The default stays `TrainingConfig.jit_compile = False`; `--jit-compile` opts in.
+  Compiling only the formed kernel's elementwise parts with XLA inside the plain graph did not
+  change the `lambda+input` step either (CPU-time ratio 0.88 vs 0.92, within noise).
 - **oneDNN**: this TensorFlow turns it on by default on this CPU (AVX-512; the log line
-  "oneDNN custom operations are on" is that default). On vs off is in the Settings rows; on is
-  the faster, so nothing is forced.
+  "oneDNN custom operations are on" is that default). On vs off is in the Settings rows (each
+  setting needs its own process): on was faster or level in most runs, and fresh processes
+  alternated on/off/on/off came out within noise of each other, so the default is kept and
+  nothing is forced.
 - **Custom gradients**: used for the formed kernel (one xᵀ ∂y, frozen factors skipped). For the
   scaled projection plain autodiff already computes exactly the needed products.
 
