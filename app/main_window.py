@@ -45,7 +45,9 @@ from spectral_core.regimes import PAPER_NAMES, default_learning_rate
 from spectral_core.session import SESSION_SUFFIX, RunRecord, Session, SessionError
 
 NO_RUN_TEXT = "No run yet. Build a stack, pick a regime and press Train (Ctrl+R)."
-REDRAW_INTERVAL_MS = 50  # at most 20 redraws a second
+# 10 redraws a second: each costs the GUI thread ~10 ms of axis painting, which on two cores
+# competes with training (measured by `spectral-lab bench`, GUI ÷ headless row).
+REDRAW_INTERVAL_MS = 100
 MAX_RECENT_FILES = 8
 SESSION_FILTER = f"Spectral Lab sessions (*{SESSION_SUFFIX})"
 # Qt's settings keys; the organisation/application names are set by app.main.

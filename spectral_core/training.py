@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
@@ -263,6 +264,18 @@ def split_validation(
     return dataset.x_train[train], dataset.y_train[train], (dataset.x_train[val], dataset.y_train[val])
 
 
+def tensor_in_chunks(array: np.ndarray, rows: int = 2048) -> Any:
+    """``array`` as a backend tensor, converted a slice at a time.
+
+    Converting a large numpy array in one call holds Python's GIL for its whole copy (≈150 ms
+    for MNIST's training set), which freezes a GUI thread; slices hold it briefly each.
+    """
+    if array.nbytes <= 8 * 1024 * 1024:
+        return keras.ops.convert_to_tensor(array)
+    parts = [keras.ops.convert_to_tensor(array[i : i + rows]) for i in range(0, len(array), rows)]
+    return keras.ops.concatenate(parts, axis=0)
+
+
 def train(
     model: keras.Model,
     dataset: Dataset,
@@ -292,9 +305,11 @@ def train(
     engine = _EngineCallback(config, list(observers), control, batches, telescopic)
     keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
+    if validation is not None:
+        validation = (tensor_in_chunks(validation[0]), tensor_in_chunks(validation[1]))
     model.fit(
-        x_train,
-        y_train,
+        tensor_in_chunks(x_train),
+        tensor_in_chunks(y_train),
         batch_size=config.batch_size,
         epochs=config.epochs,
         validation_data=validation,
