@@ -6,6 +6,7 @@ imports it (see :mod:`app.worker`). Everything scientific is a call into ``spect
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 from typing import Any
@@ -340,6 +341,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object, str)
     def _on_tensorflow_loaded(self, devices: list[Any], version: str) -> None:
+        # TensorFlow's ~450,000 module objects live as long as the app. Freezing them keeps the
+        # garbage collector's full passes, which hold the GIL (up to 300 ms measured), from
+        # rescanning them and stalling the GUI during training.
+        gc.freeze()
         self.devices = list(devices)
         self.tensorflow_version = version
         self.device_picker.clear()
