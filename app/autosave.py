@@ -31,7 +31,6 @@ import numpy as np
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from spectral_core.config import TrainingConfig
 from spectral_core.session import (
     SESSION_SUFFIX,
     RunRecord,
@@ -191,46 +190,13 @@ class Autosaver(QObject):
 
     # -- gathering (GUI thread, cheap) ----------------------------------------------------
     def _gather(self) -> _Snapshot:
-        """The window's session with each run's model in place of its weights (GUI thread).
-
-        Mirrors ``MainWindow.current_session()`` field by field, but leaves reading the models'
-        weights (hundreds of ms for a few large runs) to the pool thread; the test suite checks
-        both give the same session.
-        """
+        """The window's session with each run's model in place of its weights (GUI thread);
+        the pool thread reads the weights from the models."""
         window = self.window
+        session = window.current_session(with_weights=False)
         runs_list = getattr(window, "runs_list", None)
-        if runs_list is None:
-            session = window.current_session()
-            return _Snapshot(session, [None] * len(session.runs))
-        try:
-            config = window.run_panel.config()
-        except ValueError:  # ConfigError: a half-edited field; the default settings stand in
-            config = TrainingConfig()
-        runs, models = [], []
-        for entry in runs_list.entries():
-            record = RunRecord(
-                name=entry.name,
-                architecture=entry.architecture,
-                regime=entry.regime,
-                config=entry.config,
-                dataset=entry.dataset_source,
-                history=[dict(row) for row in entry.history],
-                test_accuracy=entry.test_accuracy,
-                test_loss=entry.test_loss,
-                weights=None,
-                retracted=entry.retracted,
-                ended=entry.ended,
-            )
-            runs.append(record)
-            models.append(entry.model)
-        session = Session(
-            architecture=window.editor.architecture(),
-            regime=window.run_panel.current_regime(),
-            config=config,
-            dataset=window.run_panel.dataset_source(),
-            runs=runs,
-        )
-        return _Snapshot(session, models)
+        models = [entry.model for entry in runs_list.entries()] if runs_list else []
+        return _Snapshot(session, models or [None] * len(session.runs))
 
     def snapshot(self) -> _Snapshot:
         """The session to write now. During a run, the finished runs are gathered once per

@@ -423,6 +423,7 @@ class MainWindow(QMainWindow):
         self.metrics_panel.clear()
         self.spectrum_panel.clear()
         self.weights_panel.clear()
+        self.metrics_panel.set_epoch_span(request.config.epochs)
         self._worker = TrainingWorker(request)
         self._thread = QThread(self)
         self._worker.moveToThread(self._thread)
@@ -535,6 +536,7 @@ class MainWindow(QMainWindow):
                 self.weights_panel.set_live(last_epoch.histograms)
                 self.spectrum_panel.set_live(last_epoch.eigenvalues)
         self.metrics_panel.set_history(entry.history)
+        self.metrics_panel.set_epoch_span(None)
         self._update_comparisons()
         message = outcome.result.message
         level = "warning" if outcome.result.diverged else "info"
@@ -556,6 +558,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:
+        self.metrics_panel.set_epoch_span(None)
         self.run_panel.show_state("failed", 0)
         self.show_error(message)
         self.status_label.setText("The run failed; nothing was lost: fix the cause and train again.")
@@ -700,8 +703,12 @@ class MainWindow(QMainWindow):
             self.show_error(f"cannot save the architecture: {error}")
 
     # == sessions ==========================================================================
-    def current_session(self) -> Session:
-        """The architecture, settings and runs (with their weights) as a session value."""
+    def current_session(self, with_weights: bool = True) -> Session:
+        """The architecture, settings and runs as a session value.
+
+        ``with_weights=False`` leaves each run's weights None (reading them from the models
+        takes hundreds of ms for a few large runs; the autosave reads them off this thread).
+        """
         try:
             config = self.run_panel.config()
         except ConfigError:
@@ -718,7 +725,7 @@ class MainWindow(QMainWindow):
                 history=[dict(row) for row in entry.history],
                 test_accuracy=entry.test_accuracy,
                 test_loss=entry.test_loss,
-                weights=entry.weights(),
+                weights=entry.weights() if with_weights else None,
                 retracted=entry.retracted,
                 ended=entry.ended,
             )

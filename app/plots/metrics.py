@@ -90,6 +90,20 @@ class MetricsPanel(QWidget):
         self._batch = np.zeros((0, 3))
         for item in self.curves.values():
             item.setData([], [])
+        self.set_epoch_span(None)
+
+    def set_epoch_span(self, epochs: int | None) -> None:
+        """Fix the x axis to a live run's 0..epochs (None: follow the data again).
+
+        A fixed x range keeps pyqtgraph from re-rendering the epoch axis on every redraw,
+        which costs the GUI thread milliseconds that training on two cores feels.
+        """
+        view = self.loss_plot.getViewBox()  # the accuracy plot's x axis is linked to it
+        if epochs is None:
+            view.enableAutoRange(x=True)
+        else:
+            view.enableAutoRange(x=False)
+            view.setXRange(0, epochs, padding=0.02)
 
     def set_batch_points(self, points: np.ndarray) -> None:
         """(n, 3) rows of (epoch position, loss, accuracy)."""

@@ -217,3 +217,17 @@ def test_run_panel_round_trips_initialization_penalty_and_hidden_settings(qtbot)
     panel.penalty.setCurrentText("l2")
     assert panel.config().eigenvalue_penalty == "l2"
     assert panel.config().validation_fraction == 0.25
+
+
+def test_metrics_x_axis_is_fixed_to_a_live_runs_epochs_and_follows_data_after(qtbot) -> None:
+    from app.plots.metrics import MetricsPanel
+
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    view = panel.loss_plot.getViewBox()
+    panel.set_epoch_span(5)
+    low, high = view.viewRange()[0]
+    assert low <= 0 < 5 <= high < 5.5
+    assert not view.autoRangeEnabled()[0]
+    panel.set_epoch_span(None)
+    assert view.autoRangeEnabled()[0]
