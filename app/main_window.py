@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import gc
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QByteArray,
+    QEventLoop,
+    QSettings,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QGroupBox,
     QLabel,
@@ -46,9 +57,10 @@ from spectral_core.regimes import PAPER_NAMES, default_learning_rate
 from spectral_core.session import SESSION_SUFFIX, RunRecord, Session, SessionError
 
 NO_RUN_TEXT = "No run yet. Build a stack, pick a regime and press Train (Ctrl+R)."
-# 10 redraws a second: each costs the GUI thread ~10 ms of axis painting, which on two cores
-# competes with training (measured by `spectral-lab bench`, GUI ÷ headless row).
+# 10 redraws a second (DESIGN: 10–20 Hz): GUI painting competes with training for the two
+# cores (measured by `spectral-lab bench`, GUI ÷ headless row).
 REDRAW_INTERVAL_MS = 100
+GIL_SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 MAX_RECENT_FILES = 8
 SESSION_FILTER = f"Spectral Lab sessions (*{SESSION_SUFFIX})"
 # Qt's settings keys; the organisation/application names are set by app.main.
@@ -345,6 +357,10 @@ class MainWindow(QMainWindow):
         # garbage collector's full passes, which hold the GIL (up to 300 ms measured), from
         # rescanning them and stalling the GUI during training.
         gc.freeze()
+        # The training thread runs Python between TensorFlow calls; every Qt call releases and
+        # retakes the GIL, and at the default 5 ms switch interval a repaint waited up to 10×
+        # its own time for it. 1 ms hands the GIL back to the GUI thread sooner.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         self.devices = list(devices)
         self.tensorflow_version = version
         self.device_picker.clear()
@@ -440,6 +456,11 @@ class MainWindow(QMainWindow):
         self.run_panel.show_state(f"loading {request.dataset_source}…", 0)
         self.status_label.setText(f"{request.name}: loading the data set…")
         self._update_actions()
+        # Paint the cleared plots and locked widgets now, before the worker starts building
+        # the model: painting while it runs Python would wait for the GIL at every Qt call.
+        # (pyqtgraph queues its scene updates, so let them run first; no user input here.)
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        self.repaint()
         self._thread.start()
         self.redraw_timer.start()
 
