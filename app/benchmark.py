@@ -230,16 +230,19 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
     config = window.run_panel.config()
     meter = GapMeter()
     gui_seconds, headless_seconds = [], []
+    gui_cpu, headless_cpu = [], []  # this process's CPU seconds, all threads
     runs: list[tuple[float, float]] = []
     for repeat in range(max(1, options["repeats"])):
         # A B, B A, A B …: a drift in the machine's load favours neither side.
         for side in ("headless", "gui") if repeat % 2 == 0 else ("gui", "headless"):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             if side == "headless":
                 run_training(architecture, "lambda", dataset, config)
                 headless_seconds.append(time.perf_counter() - started)
+                headless_cpu.append(time.process_time() - cpu)
             else:
                 gui_seconds.append(gui_run(app, window, meter))
+                gui_cpu.append(time.process_time() - cpu)
                 runs.append((started, time.perf_counter()))
     window.close()
     split = meter.largest_split(runs)
@@ -247,6 +250,8 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
         "gui_seconds": statistics.median(gui_seconds),
         "headless_seconds": statistics.median(headless_seconds),
         "ratio": statistics.median(g / h for g, h in zip(gui_seconds, headless_seconds, strict=True)),
+        "cpu_ratio": statistics.median(g / h for g, h in zip(gui_cpu, headless_cpu, strict=True)),
+        "pairs": len(gui_seconds),
         "max_gap_ms": meter.largest * 1e3,
         "max_gap_fit_ms": split["during"] * 1e3,
         "max_probe_gap_ms": meter.probe_largest * 1e3,

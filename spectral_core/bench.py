@@ -47,6 +47,8 @@ VARIANTS: dict[str, tuple[str, bool]] = {  # name -> (regime, train_input_eigenv
     "lambda-phi": ("lambda-phi", False),
     "direct-subset": ("direct-subset", False),
 }
+# Whose bare matrix products are timed too: the floor under any exact formulation.
+FLOOR_VARIANTS = ("dense", "lambda", "lambda+input")
 SQUARE_SPEEDUP_TARGET = 10.0
 EPOCH_RATIO_TOLERANCE = 0.05
 MEMORY_TARGET_BYTES = 2 * 1024**3
@@ -85,7 +87,8 @@ class Plan:
     rounds: int = 25
     steps_per_round: int = 8
     square_rounds: int = 3
-    epoch_repeats: int = 4
+    epoch_repeats: int = 5
+    gui_repeats: int = 10
     peak_size: int = 2048
     dataset: Path | None = DEFAULT_DATASET
     jit_compile: bool = field(default_factory=lambda: TrainingConfig().jit_compile)
@@ -101,6 +104,7 @@ class Plan:
             steps_per_round=2,
             square_rounds=1,
             epoch_repeats=1,
+            gui_repeats=1,
             peak_size=256,
             dataset=None,
         )
@@ -289,35 +293,95 @@ class StepTimes:
     cpu: list[float] = field(default_factory=list)
 
 
-def interleaved_step_times(
-    models: dict[Any, Any], x: Any, y: Any, rounds: int, steps: int, warmup: int = 3
-) -> dict[Any, StepTimes]:
-    """Seconds per ``train_on_batch`` step of each model, one value per round.
+Step = Callable[[], Any]
 
-    Rounds interleave the models (the order rotates every round), so a burst of load from
+
+def compiled_step(model: Any, x: Any, y: Any) -> Step:
+    """One training step as ``fit`` runs it: Keras's compiled train function on a ``tf.data``
+    iterator, with the loss read back, as the engine's callback reads it after every batch."""
+    import tensorflow as tf
+
+    model.make_train_function()
+    function = model.train_function
+    iterator = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+    return lambda: float(function(iterator)["loss"])
+
+
+def batch_step(model: Any, x: Any, y: Any) -> Step:
+    """One ``train_on_batch`` call: the compiled step plus Keras's per-call Python (building
+    checks, metric resets, logs converted to numpy), which ``fit`` does not pay per batch."""
+    return lambda: model.train_on_batch(x, y)
+
+
+def interleaved_step_times(
+    steps: dict[Any, Step], rounds: int, steps_per_round: int, warmup: int = 3
+) -> dict[Any, StepTimes]:
+    """Seconds per call of each step function, one value per round.
+
+    Rounds interleave the steps (the order rotates every round), so a burst of load from
     another process hits every model alike and per-round ratios stay fair. CPU time (all of
     this process's threads) is kept too: it counts work done, which other processes sharing
     the cores barely change, where wall time stretches with their load.
     """
-    for model in models.values():
+    for step in steps.values():
         for _ in range(warmup):
-            model.train_on_batch(x, y)
-    names = list(models)
+            step()
+    names = list(steps)
     times = {name: StepTimes() for name in names}
     for round_index in range(rounds):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
-            model = models[name]
+            step = steps[name]
             wall, cpu = time.perf_counter(), time.process_time()
-            for _ in range(steps):
-                model.train_on_batch(x, y)
-            times[name].cpu.append((time.process_time() - cpu) / steps)
-            times[name].wall.append((time.perf_counter() - wall) / steps)
+            for _ in range(steps_per_round):
+                step()
+            times[name].cpu.append((time.process_time() - cpu) / steps_per_round)
+            times[name].wall.append((time.perf_counter() - wall) / steps_per_round)
     return times
+
+
+def products_function(variant: str, widths: tuple[int, ...], batch: int) -> Any:
+    """A ``tf.function`` running the matrix products ``matmul_flops`` counts for ``variant``
+    and nothing else: a floor under any exact formulation of that trainable set. One dependent
+    chain (forward, then the backward products from the output) on random operands."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    kernels = [
+        tf.constant(rng.standard_normal((n_in, n_out), dtype=np.float32) * 0.05)
+        for n_in, n_out in zip(widths[:-1], widths[1:], strict=False)
+    ]
+    x = tf.constant(rng.random((batch, widths[0]), dtype=np.float32))
+
+    @tf.function
+    def products() -> Any:
+        activations = [x]
+        for kernel in kernels:
+            activations.append(tf.matmul(activations[-1], kernel))
+        upstream, total = activations[-1], tf.constant(0.0)
+        for index in reversed(range(len(kernels))):
+            if variant in ("dense", "lambda-phi") or (variant == "lambda+input" and index == 0):
+                total += tf.reduce_sum(tf.matmul(activations[index], upstream, transpose_a=True))
+            if index > 0:
+                upstream = tf.matmul(upstream, kernels[index], transpose_b=True)
+        return total + tf.reduce_sum(upstream)
+
+    return products
+
+
+def products_only_step(variant: str, widths: tuple[int, ...], batch: int) -> Step:
+    """One call of :func:`products_function`, its sum read back."""
+    products = products_function(variant, widths, batch)
+    return lambda: float(products())
 
 
 def median_ratio(numerator: list[float], denominator: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
+def ratio_to(times: dict[Any, StepTimes], name: Any, base: Any, clock: str = "wall") -> float:
+    """Median per-round ratio of ``name``'s time to ``base``'s, wall clock or CPU time."""
+    return median_ratio(getattr(times[name], clock), getattr(times[base], clock))
 
 
 def ms(seconds: float) -> str:
@@ -343,11 +407,18 @@ def step_figures(plan: Plan) -> tuple[list[Figure], StepResults]:
         shape = "→".join(map(str, widths))
         models = {name: build_variant(name, widths, plan.jit_compile) for name in VARIANTS}
         x, y = batch_data(widths[0], plan.batch, widths[-1])
-        times = interleaved_step_times(models, x, y, plan.rounds, plan.steps_per_round)
-        medians = {name: statistics.median(t.wall) for name, t in times.items()}
+        steps: dict[Any, Step] = {}
+        for name, model in models.items():
+            steps[name] = compiled_step(model, x, y)
+            steps[(name, "train_on_batch")] = batch_step(model, x, y)
+        for name in FLOOR_VARIANTS:
+            steps[(name, "products")] = products_only_step(name, widths, plan.batch)
+        times = interleaved_step_times(steps, plan.rounds, plan.steps_per_round)
+        medians = {name: statistics.median(times[name].wall) for name in VARIANTS}
         dense = times["dense"]
-        ratios = {name: median_ratio(times[name].wall, dense.wall) for name in STEP_TARGETS}
-        cpu_ratios = {name: median_ratio(times[name].cpu, dense.cpu) for name in STEP_TARGETS}
+
+        ratios = {name: ratio_to(times, name, "dense") for name in STEP_TARGETS}
+        floors = {name: ratio_to(times, (name, "products"), "dense") for name in FLOOR_VARIANTS}
         results.seconds[widths] = medians
         results.ratios[widths] = ratios
         if widths == plan.shapes[0]:
@@ -358,7 +429,10 @@ def step_figures(plan: Plan) -> tuple[list[Figure], StepResults]:
                 "Training step",
                 f"Dense {shape}",
                 ms(medians["dense"]),
-                note=f"CPU time {ms(statistics.median(dense.cpu))}",
+                note=(
+                    f"CPU time {ms(statistics.median(dense.cpu))}; its matrix products alone "
+                    f"take {floors['dense']:.2f} of the step"
+                ),
                 gflops=dense_rate,
             )
         )
@@ -371,6 +445,11 @@ def step_figures(plan: Plan) -> tuple[list[Figure], StepResults]:
                     if not isinstance(layer, keras.layers.InputLayer)
                 }
             )
+            floor = (
+                f"; its matrix products alone: {floors[name]:.2f} of the Dense step"
+                if name in floors
+                else ""
+            )
             figures.append(
                 Figure(
                     "Training step",
@@ -379,7 +458,12 @@ def step_figures(plan: Plan) -> tuple[list[Figure], StepResults]:
                     f"≤ {target:.2f}",
                     ratios[name] <= target,
                     by=f"{ratios[name] - target:.2f}",
-                    note=f"CPU-time ratio {cpu_ratios[name]:.2f}; {', '.join(formulations)}",
+                    note=(
+                        f"CPU-time ratio {ratio_to(times, name, 'dense', 'cpu'):.2f}; "
+                        "train_on_batch ratio "
+                        f"{ratio_to(times, (name, 'train_on_batch'), ('dense', 'train_on_batch')):.2f}"
+                        f"{floor}; {', '.join(formulations)}"
+                    ),
                     gflops=rate,
                 )
             )
@@ -429,7 +513,8 @@ def square_figures(plan: Plan) -> list[Figure]:
             "square": build_square_model(widths, phi_trainable, plan.jit_compile),
             variant: build_variant(variant, widths, plan.jit_compile),
         }
-        times = interleaved_step_times(models, x, y, plan.square_rounds, 2, warmup=1)
+        steps = {name: compiled_step(model, x, y) for name, model in models.items()}
+        times = interleaved_step_times(steps, plan.square_rounds, 2, warmup=1)
         speedup = median_ratio(times["square"].wall, times[variant].wall)
         figures.append(
             Figure(
@@ -465,7 +550,7 @@ def load_bench_dataset(plan: Plan) -> Any:
 
 def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
 
-    from spectral_core.training import train
+    from spectral_core.training import tensor_in_chunks, train
 
     widths = plan.shapes[0]
     shape = "→".join(map(str, widths))
@@ -476,7 +561,7 @@ def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
                 "One epoch",
                 f"{name} engine ÷ Dense fit, {shape}",
                 "not measured",
-                f"step ratio ± {EPOCH_RATIO_TOLERANCE}",
+                f"≤ step ratio + {EPOCH_RATIO_TOLERANCE}",
                 None,
                 f"no data set at {plan.dataset} (give --dataset)",
             )
@@ -492,18 +577,24 @@ def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
     warm = dataset.x_train[: 2 * plan.batch], dataset.y_train[: 2 * plan.batch]
     for model in models.values():
         model.fit(*warm, batch_size=plan.batch, epochs=1, verbose=0)
-    # "lambda, no observers" isolates what the observers' snapshots cost the engine.
-    runs = [*models, "lambda, no observers"]
-    seconds: dict[str, StepTimes] = {name: StepTimes() for name in runs}
+    # The plain fits get the training set as tensors made once, outside the timing, as the
+    # engine hands it to fit (numpy input would cost Keras's slower array pipeline every
+    # epoch, flattering the engine); the engine's own conversion stays inside its time.
+    x_tensor, y_tensor = tensor_in_chunks(dataset.x_train), tensor_in_chunks(dataset.y_train)
+    # "lambda, no observers" isolates what the observers' snapshots cost the engine; each
+    # model's own plain ``fit`` isolates what the engine adds around Keras.
+    runs = ["dense", *[(name, "fit") for name in STEP_TARGETS], *STEP_TARGETS,
+            "lambda, no observers"]
+    seconds: dict[Any, StepTimes] = {name: StepTimes() for name in runs}
     for repeat in range(plan.epoch_repeats):
         shift = repeat % len(runs)  # rotate the order, as the step rounds do
         for name in runs[shift:] + runs[:shift]:
-            model = models.get(name, models["lambda"])
+            variant = name[0] if isinstance(name, tuple) else name.split(",")[0]
+            model = models[variant]
             start, cpu = time.perf_counter(), time.process_time()
-            if name == "dense":
+            if name == "dense" or isinstance(name, tuple):
                 model.fit(
-                    dataset.x_train, dataset.y_train, batch_size=plan.batch, epochs=1,
-                    shuffle=True, verbose=0,
+                    x_tensor, y_tensor, batch_size=plan.batch, epochs=1, shuffle=True, verbose=0
                 )
             else:
                 observers = [] if name.endswith("no observers") else [snapshots.append]
@@ -517,17 +608,20 @@ def epoch_figures(plan: Plan, steps: StepResults) -> list[Figure]:
     for name in STEP_TARGETS:
         ratio = median_ratio(seconds[name].wall, dense.wall)
         cpu_ratio = median_ratio(seconds[name].cpu, dense.cpu)
+        own_fit = median_ratio(seconds[name].wall, seconds[(name, "fit")].wall)
         step_ratio = steps.ratios[widths][name]
+        limit = step_ratio + EPOCH_RATIO_TOLERANCE
         figures.append(
             Figure(
                 "One epoch",
                 f"{name} engine ÷ Dense fit, {shape}",
                 f"{ratio:.2f} ({statistics.median(seconds[name].wall):.2f} s vs "
                 f"{statistics.median(dense.wall):.2f} s)",
-                f"{step_ratio:.2f} ± {EPOCH_RATIO_TOLERANCE}",
-                abs(ratio - step_ratio) <= EPOCH_RATIO_TOLERANCE,
-                by=f"{abs(ratio - step_ratio) - EPOCH_RATIO_TOLERANCE:.2f}",
-                note=f"CPU-time ratio {cpu_ratio:.2f}; {len(dataset.y_train)} images, observers on "
+                f"≤ {limit:.2f} (step {step_ratio:.2f} + {EPOCH_RATIO_TOLERANCE})",
+                ratio <= limit,
+                by=f"{ratio - limit:.2f}",
+                note=f"engine ÷ plain fit of the same model {own_fit:.2f}; CPU-time ratio "
+                f"{cpu_ratio:.2f}; {len(dataset.y_train)} images, observers on "
                 f"({len(snapshots)} snapshots in all); test evaluation left out on both sides",
             )
         )
@@ -629,7 +723,8 @@ def settings_worker(options: dict[str, Any]) -> dict[str, Any]:
         models = {
             name: build_variant(name, widths, jit) for name in ("dense", "lambda", "lambda-phi")
         }
-        times = interleaved_step_times(models, x, y, options["rounds"], options["steps"])
+        steps = {name: compiled_step(model, x, y) for name, model in models.items()}
+        times = interleaved_step_times(steps, options["rounds"], options["steps"])
         results[f"xla={jit}"] = {name: statistics.median(t.wall) for name, t in times.items()}
     return results
 
@@ -706,7 +801,7 @@ def gui_figures(plan: Plan) -> list[Figure]:
         "architecture": architecture_for(widths).to_dict(),
         "dataset": str(plan.dataset) if plan.dataset and Path(plan.dataset).is_file() else "",
         "batch": plan.batch,
-        "repeats": plan.epoch_repeats,
+        "repeats": plan.gui_repeats,
         "quick": plan.quick,
     }
     try:
@@ -739,7 +834,9 @@ def gui_figures(plan: Plan) -> list[Figure]:
             ratio <= GUI_RATIO_TARGET,
             by=f"{ratio - GUI_RATIO_TARGET:.2f}",
             note=f"{shape} lambda, 1 epoch of {result['images']} images, live plots on; "
-            "run_training without observers as headless; median of interleaved runs",
+            "run_training without observers as headless, in the same process; median of "
+            f"{result.get('pairs', '?')} interleaved pairs; CPU-time ratio "
+            f"{result.get('cpu_ratio', float('nan')):.2f} (GUI thread included)",
         ),
         Figure(
             "GUI", targets["gap"][0], f"{gap:.0f} ms", targets["gap"][1],
@@ -777,9 +874,18 @@ def markdown(figures: list[Figure], machine: dict[str, str], seconds: float) -> 
         "- The machine is shared (other processes run beside the benchmark), so models are timed "
         "in interleaved rounds (A, B, A, B …, order rotating), each round gives its own ratio, "
         "and the table shows medians; ratios come from one run, never across runs.",
-        "- Steps are Keras `train_on_batch` calls (Adamax, the library's own `build_model`), "
-        "random inputs, after warm-up; ratios are to the same-shape Dense network "
-        "(`direct-full`) built and measured beside it with the same settings.",
+        "- A step is one call of Keras's compiled train function on a `tf.data` iterator, the "
+        "loss read back: what `fit` (and so the engine) runs for every batch (Adamax, the "
+        "library's own `build_model`, random inputs, after warm-up). Ratios are to the "
+        "same-shape Dense network (`direct-full`) built and measured beside it with the same "
+        "settings. The notes also give the ratio through `train_on_batch`, which adds Keras's "
+        "per-call Python (about 0.3–1.4 ms here, the same on both sides) that `fit` does not "
+        "pay per batch, and the time of the step's matrix products alone (a floor for any "
+        "exact formulation of that trainable set).",
+        "- One epoch is `spectral_core.training.train` (observers on) against `model.fit` of "
+        "the Dense network; the engine adds no overhead of its own when its ratio is at most the "
+        "step ratio + 0.05 (an epoch ratio below the step ratio is not overhead: the data "
+        "pipeline costs both sides the same). Each model's own plain `fit` is timed too.",
         "- GFLOP/s count the matrix products each step actually runs (forward, input gradients, "
         "and weight gradients only where weights are trained as a matrix).",
         "",
@@ -844,19 +950,40 @@ Tried and measured on this machine (numbers in the rows above):
 Why some targets are hard on this machine:
 
 - `lambda+input` ≤ 0.80: a trained λ_in needs Σ_i (xᵀ ∂y) ⊙ φ, i.e. the same two full products
-  a Dense layer runs (forward and xᵀ ∂y); what is saved is only Dense's Adamax update of the
-  784 × 800 kernel, and about five elementwise passes over the kernel (form W, G ⊙ φ, two
-  reductions) are paid instead. The floor is therefore (2 products + fixed per-step cost) ÷ Dense,
-  about 0.8–0.85 here.
-- `lambda` ≤ 0.55: one product instead of Dense's two, plus Keras's fixed per-step cost (about
-  1 ms), which does not shrink; the CPU-time ratio sits at the target, the wall-clock ratio
-  drifts above it when other processes load the cores.
-- One-epoch ratios (a few seconds per run, four runs each) move by ±0.15 between runs on this
-  shared machine, more than the ±0.05 the target allows; the "observers on ÷ off" row isolates
-  what the engine itself adds (its 10 Hz snapshots), which is the point of that target.
-- Wall-clock ratios move by ±0.1 between runs while other engineers' jobs share the two cores;
-  the CPU-time ratios in the notes (this process's CPU seconds per step) are the steadier
-  measure of the work each formulation does.
+  a Dense layer runs (forward and xᵀ ∂y). The "matrix products alone" figure in the notes times
+  exactly those products on their own: about 0.7 of the Dense step. What `lambda+input` saves
+  over Dense is Dense's Adamax update of the 784 × 800 kernel; it pays about five elementwise
+  passes over the kernel instead (form W, G ⊙ φ, two reductions), and the step's fixed costs
+  (loss, metrics, optimizer bookkeeping, the call itself) are the same as Dense's: `lambda`'s
+  own step sits about 0.15–0.2 of a Dense step above its single product. So 0.7 + 0.15 is the
+  floor, and the measured 0.81–0.89 is at it; getting under 0.80 would need a fused kernel
+  (forming W inside the product), which neither TensorFlow's CPU kernels nor XLA provide here.
+  Other exact formulations need three full products (e.g. (x ⊙ λ_in) φ and x φ forward, ∂y φᵀ
+  backward) and are slower.
+- `lambda` ≤ 0.55: one product instead of Dense's two (about 0.33 of the Dense step), plus the
+  same fixed per-step costs; it lands at 0.49–0.56 depending on the machine's load.
+- Step timing: a step is Keras's compiled train function, as `fit` runs it. Through
+  `train_on_batch` each call adds Keras's Python (checks, metric resets, logs converted to
+  numpy) to both sides, which pushes every ratio toward 1 (shown in the notes); earlier runs of
+  this benchmark timed `train_on_batch` and found `lambda` at 0.55–0.63.
+- Wall-clock ratios move by ±0.1 between runs while other engineers' jobs share the two cores
+  (one-epoch times of the same model varied 2.3–3.2 s within a run); the CPU-time ratios in the
+  notes (this process's CPU seconds per step) are the steadier measure of the work each
+  formulation does.
+
+GUI responsiveness (what was found and fixed):
+
+- pyqtgraph draws a plot's grid inside its axes, and the minor-tick grid made each axis repaint
+  cost ~5 ms (15.6 ms per plot redraw); grid lines at the labelled ticks only: 2.9 ms.
+- The training thread runs Python between TensorFlow calls, and every Qt call on the GUI thread
+  releases and retakes the GIL: at Python's default 5 ms switch interval a repaint took up to 10×
+  its own time. The app sets a 1 ms switch interval once TensorFlow has loaded.
+- Full garbage-collection passes hold the GIL (43–112 ms measured mid-run, growing with the
+  session's objects): the app freezes TensorFlow's objects once loaded (`gc.freeze`), and the
+  training thread defers automatic collection to the end of each run, then collects only that
+  run's objects (≈9,000, bounded whatever the number of epochs).
+- The Train press paints the cleared plots before the worker thread starts, so that paint does
+  not compete with model building for the GIL; it is now the largest gap of a run.
 """
 
 

@@ -141,3 +141,19 @@ def test_bad_bench_options_are_named(argv, field, capsys, tmp_path):
     assert main(["bench", *argv, "--out", str(out)]) == 2
     assert field in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("variant", ["dense", "lambda", "lambda+input", "lambda-phi"])
+def test_products_floor_runs_exactly_the_products_matmul_flops_counts(variant):
+    batch, widths = 3, (7, 5, 4, 2)
+    function = bench.products_function(variant, widths, batch)
+    graph = function.get_concrete_function().graph
+    flops = 0
+    for op in graph.get_operations():
+        if op.type == "MatMul":
+            a, b = (tuple(t.shape) for t in op.inputs)
+            rows, inner = a[::-1] if op.get_attr("transpose_a") else a
+            columns = b[0] if op.get_attr("transpose_b") else b[1]
+            flops += 2 * rows * inner * columns
+    assert flops == bench.matmul_flops(variant, widths, batch)
+    assert np.isfinite(float(function()))
