@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench screenshots lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/spectral-lab bench --out docs/BENCHMARKS.md
+
+# Needs Debian's xvfb and imagemagick (see .ci/run) and ../shared/data/mnist.npz.
+screenshots: $(VENV)/.installed
+	xvfb-run -a -s "-screen 0 1400x900x24" $(BIN)/python docs/screenshots.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

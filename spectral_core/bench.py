@@ -974,7 +974,7 @@ Why some targets are hard on this machine:
 GUI responsiveness (what was found and fixed):
 
 - pyqtgraph draws a plot's grid inside its axes, and the minor-tick grid made each axis repaint
-  cost ~5 ms (15.6 ms per plot redraw); grid lines at the labelled ticks only: 2.9 ms.
+  cost ~5 ms (14.4 ms per plot redraw); grid lines at the labelled ticks only: 3.6 ms.
 - The training thread runs Python between TensorFlow calls, and every Qt call on the GUI thread
   releases and retakes the GIL: at Python's default 5 ms switch interval a repaint took up to 10×
   its own time. The app sets a 1 ms switch interval once TensorFlow has loaded.

@@ -17,10 +17,13 @@ def live_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
     item.setClipToView(True)
     item.setDownsampling(auto=True, mode="peak")
     item.showGrid(x=True, y=True, alpha=0.25)
-    # Grid lines at the labelled ticks only: pyqtgraph draws the grid inside its axes, and the
-    # minor-tick grid made every axis repaint 5× slower (measured: 15.6 → 2.9 ms a redraw).
+    # Grid lines at the labelled ticks only, a little denser than pyqtgraph's major ticks:
+    # pyqtgraph draws the grid inside its axes, and the minor-tick grid made every redraw of a
+    # plot 4× slower (measured offscreen: 14.4 ms with it, 3.6 ms without).
     for name in ("left", "bottom"):
-        item.getAxis(name).setStyle(maxTickLevel=0)
+        axis = item.getAxis(name)
+        axis.setStyle(maxTickLevel=0)
+        axis.setTickDensity(1.5)
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)
     item.addLegend(offset=(-10, 10))
