@@ -158,6 +158,13 @@ class GapMeter:
     def largest(self) -> float:
         return max((length for _, length in self.gaps), default=0.0)
 
+    def per_run_largest(self, runs: list[tuple[float, float]]) -> list[float]:
+        """The largest gap of each run, given each run's (start, end), in seconds."""
+        return [
+            max((length for end, length in self.gaps if start <= end <= stop), default=0.0)
+            for start, stop in runs
+        ]
+
     def largest_split(self, runs: list[tuple[float, float]]) -> dict[str, float]:
         """Largest gap during the fit loops and after them, given each run's (start, end), and
         where in its run the largest one began (seconds after Train, and the run's length)."""
@@ -255,6 +262,7 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
         "max_gap_ms": meter.largest * 1e3,
         "max_gap_fit_ms": split["during"] * 1e3,
         "max_probe_gap_ms": meter.probe_largest * 1e3,
+        "run_max_gaps_ms": [round(gap * 1e3) for gap in meter.per_run_largest(runs)],
         "max_gap_after_fit_ms": split["after"] * 1e3,
         "max_gap_at_seconds": split["at"],
         "run_seconds": split["of"],

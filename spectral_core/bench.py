@@ -379,6 +379,16 @@ def median_ratio(numerator: list[float], denominator: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
 
 
+def quartile_range(numerator: list[float], denominator: list[float]) -> str:
+    """The middle half of the per-round ratios, "q1–q3": how far the machine's noise moves
+    the median's verdict."""
+    ratios = [a / b for a, b in zip(numerator, denominator, strict=True)]
+    if len(ratios) < 2:
+        return f"{ratios[0]:.2f}" if ratios else "—"
+    first, _, third = statistics.quantiles(ratios, n=4)
+    return f"{first:.2f}–{third:.2f}"
+
+
 def ratio_to(times: dict[Any, StepTimes], name: Any, base: Any, clock: str = "wall") -> float:
     """Median per-round ratio of ``name``'s time to ``base``'s, wall clock or CPU time."""
     return median_ratio(getattr(times[name], clock), getattr(times[base], clock))
@@ -459,6 +469,8 @@ def step_figures(plan: Plan) -> tuple[list[Figure], StepResults]:
                     ratios[name] <= target,
                     by=f"{ratios[name] - target:.2f}",
                     note=(
+                        "middle half of the per-round ratios "
+                        f"{quartile_range(times[name].wall, dense.wall)}; "
                         f"CPU-time ratio {ratio_to(times, name, 'dense', 'cpu'):.2f}; "
                         "train_on_batch ratio "
                         f"{ratio_to(times, (name, 'train_on_batch'), ('dense', 'train_on_batch')):.2f}"
@@ -848,7 +860,9 @@ def gui_figures(plan: Plan) -> list[Figure]:
                 f"{result.get('max_gap_after_fit_ms', float('nan')):.0f} ms after it "
                 "(retraction, evaluation, showing the result); the largest began "
                 f"{result.get('max_gap_at_seconds', float('nan')):.1f} s after Train in a "
-                f"{result.get('run_seconds', float('nan')):.1f} s run; a plain Python thread "
+                f"{result.get('run_seconds', float('nan')):.1f} s run; the largest of each "
+                f"run: {', '.join(map(str, result.get('run_max_gaps_ms', [])))} ms; a plain "
+                "Python thread "
                 f"ticking beside it saw at most {result.get('max_probe_gap_ms', float('nan')):.0f}"
                 " ms (about as large means the GUI thread waited for the GIL or a core, not for its own code)"
             ),
