@@ -84,7 +84,7 @@ class Plan:
     quick: bool = False
     batch: int = 300
     shapes: tuple[tuple[int, ...], ...] = ((784, 800, 10), (784, 800, 120, 10))
-    rounds: int = 25
+    rounds: int = 40
     steps_per_round: int = 8
     square_rounds: int = 3
     epoch_repeats: int = 5
