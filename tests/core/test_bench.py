@@ -157,3 +157,15 @@ def test_products_floor_runs_exactly_the_products_matmul_flops_counts(variant):
             flops += 2 * rows * inner * columns
     assert flops == bench.matmul_flops(variant, widths, batch)
     assert np.isfinite(float(function()))
+
+
+def test_peak_memory_of_a_child_is_its_own_not_its_parents():
+    import subprocess
+    import sys
+
+    parent_ballast = np.ones(400 * 1024**2 // 8)  # 400 MB resident in this (the parent) process
+    code = "from spectral_core.bench import peak_resident_bytes; print(peak_resident_bytes())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    peak = int(child.stdout.split()[-1])
+    assert 10 * 1024**2 < peak < 200 * 1024**2, peak
+    assert parent_ballast.sum() > 0
