@@ -49,6 +49,7 @@ from app.pruning_panel import PruningPanel
 from app.retract import RetractCommand, describe_report, ensure_compact, ensure_retraction
 from app.run_panel import RunPanel
 from app.runs_list import RunEntry, RunsList
+from app.view_guard import ViewGuard
 from app.worker import RunResult, TensorFlowLoader, TrainingRequest, TrainingWorker
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import ConfigError
@@ -91,12 +92,14 @@ class MainWindow(QMainWindow):
         self._live_eigen: list[tuple[str, dict[str, dict[str, np.ndarray]]]] = []
 
         self._build_widgets()
+        # Every call into a plot or panel goes through this guard (see app.view_guard).
+        self.views = ViewGuard(lambda text: self.message_bar.show_message(text, "warning"))
         self._build_actions()
         self._build_menus()
         self._connect()
         self.pruning_panel = PruningPanel(undo_stack=self.editor.undo_stack)
         self.add_analysis_tab(self.pruning_panel, "Pruning")
-        self.modelReady.connect(self.pruning_panel.on_model_ready)
+        self.modelReady.connect(self.views.wrap("pruning", self.pruning_panel.on_model_ready))
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self.redraw_timer.timeout.connect(self.refresh_live_views)
@@ -436,10 +439,12 @@ class MainWindow(QMainWindow):
 
     def _start_worker(self, request: TrainingRequest) -> None:
         self._live_history, self._live_eigen, self._last_version = [], [], -1
-        self.metrics_panel.clear()
-        self.spectrum_panel.clear()
-        self.weights_panel.clear()
-        self.metrics_panel.set_epoch_span(request.config.epochs)
+        self.views.reset()
+        draw = self.views.call
+        draw("loss and accuracy", self.metrics_panel.clear)
+        draw("eigenvalue spectrum", self.spectrum_panel.clear)
+        draw("weight distributions", self.weights_panel.clear)
+        draw("loss and accuracy", self.metrics_panel.set_epoch_span, request.config.epochs)
         self._worker = TrainingWorker(request)
         self._thread = QThread(self)
         self._worker.moveToThread(self._thread)
@@ -494,15 +499,19 @@ class MainWindow(QMainWindow):
         self._live_eigen.append((label, snapshot.eigenvalues))
         if snapshot.metrics:
             self._live_history.append(dict(snapshot.metrics))
-        self.metrics_panel.set_history(self._live_history)
-        self.spectrum_panel.set_history(self._live_eigen)
-        self.weights_panel.set_live(snapshot.histograms)
-        self.weights_panel.set_histories(snapshot.histogram_history, snapshot.compact_histograms)
+        draw = self.views.call
+        draw("loss and accuracy", self.metrics_panel.set_history, self._live_history)
+        draw("eigenvalue spectrum", self.spectrum_panel.set_history, self._live_eigen)
+        draw("weight distributions", self.weights_panel.set_live, snapshot.histograms)
+        draw(
+            "weight distributions", self.weights_panel.set_histories,
+            snapshot.histogram_history, snapshot.compact_histograms,
+        )
         self.epochFinished.emit()
 
     @Slot(str)
     def _on_training_ended(self, message: str) -> None:
-        self.run_panel.show_state(f"{message} · retracting and evaluating…")
+        self.views.call("progress", self.run_panel.show_state, f"{message} · retracting and evaluating…")
 
     def refresh_live_views(self, force: bool = False) -> None:
         """Redraw the visible view from the worker's latest snapshot (the timer calls this)."""
@@ -513,17 +522,19 @@ class MainWindow(QMainWindow):
         if snapshot is None or (version == self._last_version and not force):
             return
         self._last_version = version
+        draw = self.views.call
         if snapshot.kind != "end" and not worker.control.paused and not worker.control.stop_requested:
-            self.run_panel.show_progress(
+            draw(
+                "progress", self.run_panel.show_progress,
                 snapshot.epoch + 1, snapshot.epochs, snapshot.batch, snapshot.batches_per_epoch,
                 snapshot.progress, snapshot.elapsed,
             )
         # Only the view on screen is redrawn; a tab switch forces a redraw of the new one.
         current = self.tabs.currentWidget()
         if current is self.metrics_panel:
-            self.metrics_panel.set_batch_points(worker.batch_points())
+            draw("loss and accuracy", self.metrics_panel.set_batch_points, worker.batch_points())
         elif current is self.spectrum_panel and snapshot.eigenvalues:
-            self.spectrum_panel.set_live(snapshot.eigenvalues)
+            draw("eigenvalue spectrum", self.spectrum_panel.set_live, snapshot.eigenvalues)
 
     @Slot(object)
     def _on_run_finished(self, result: RunResult) -> None:
@@ -549,39 +560,46 @@ class MainWindow(QMainWindow):
             last_epoch=last_epoch,
             eigen_history=list(self._live_eigen),
         )
+        # The run's life first (listed, status, autosave), then the views: a view that raises
+        # is contained by the guard and cannot leave the run half-finished.
         self.runs_list.add_entry(entry)
-        if worker := self._worker:
-            self.metrics_panel.set_batch_points(worker.batch_points())
-            version, snapshot = worker.latest()
-            if snapshot is not None and last_epoch is not None:
-                self.weights_panel.set_live(last_epoch.histograms)
-                self.spectrum_panel.set_live(last_epoch.eigenvalues)
-        self.metrics_panel.set_history(entry.history)
-        self.metrics_panel.set_epoch_span(None)
-        self._update_comparisons()
         message = outcome.result.message
-        level = "warning" if outcome.result.diverged else "info"
         accuracy = f"test accuracy {entry.test_accuracy:.4f}" if math.isfinite(entry.test_accuracy) else ""
-        self.run_panel.show_state(f"{entry.name}: {message}", 1000)
         self.status_label.setText(f"{entry.name} {message}; {accuracy}")
+        draw = self.views.call
+        draw("progress", self.run_panel.show_state, f"{entry.name}: {message}", 1000)
         if outcome.result.diverged:
-            self.message_bar.show_message(message, level)
-        self._show_entry(entry)
-        self.modelReady.emit(
-            {
-                "model": outcome.model,
-                "architecture": request.architecture,
-                "dataset": result.dataset,
-                "regime": request.regime,
-            }
-        )
-        self.runFinished.emit()
+            self.message_bar.show_message(message, "warning")
+        draw("model", self._show_entry, entry)
+        try:
+            self.runFinished.emit()  # autosave listens
+        finally:
+            self._draw_finished_run(entry)
+            self.modelReady.emit(
+                {
+                    "model": outcome.model,
+                    "architecture": request.architecture,
+                    "dataset": result.dataset,
+                    "regime": request.regime,
+                }
+            )
+
+    def _draw_finished_run(self, entry: RunEntry) -> None:
+        """Show a run that has just finished in every view (each call guarded)."""
+        draw = self.views.call
+        draw("loss and accuracy", self.metrics_panel.set_batch_points, entry.batch_points)
+        if entry.last_epoch is not None:
+            draw("weight distributions", self.weights_panel.set_live, entry.last_epoch.histograms)
+            draw("eigenvalue spectrum", self.spectrum_panel.set_live, entry.last_epoch.eigenvalues)
+        draw("loss and accuracy", self.metrics_panel.set_history, entry.history)
+        draw("loss and accuracy", self.metrics_panel.set_epoch_span, None)
+        draw("weight distributions", self._update_comparisons)
 
     @Slot(str)
     def _on_run_failed(self, message: str) -> None:
-        self.metrics_panel.set_epoch_span(None)
-        self.run_panel.show_state("failed", 0)
         self.show_error(message)
+        self.views.call("loss and accuracy", self.metrics_panel.set_epoch_span, None)
+        self.views.call("progress", self.run_panel.show_state, "failed", 0)
         self.status_label.setText("The run failed; nothing was lost: fix the cause and train again.")
 
     @Slot()
@@ -787,9 +805,9 @@ class MainWindow(QMainWindow):
             self._rebuild_model(entry)
         if self.runs_list.entries():
             self.runs_list.tree.setCurrentItem(self.runs_list.tree.topLevelItem(len(session.runs) - 1))
-            self.metrics_panel.set_history(self.runs_list.entries()[-1].history)
-        self._show_entry(self.current_entry())
-        self._update_comparisons()
+            self.views.call("loss and accuracy", self.metrics_panel.set_history, self.runs_list.entries()[-1].history)
+        self.views.call("model", self._show_entry, self.current_entry())
+        self.views.call("weight distributions", self._update_comparisons)
 
     def _rebuild_model(self, entry: RunEntry) -> None:
         """Give a restored run its Keras model with the saved weights, once TensorFlow is loaded."""
@@ -900,23 +918,28 @@ class MainWindow(QMainWindow):
         selected = self.runs_list.selected_entries()
         current = self.current_entry()
         overlays = [entry for entry in selected if entry is not current or self.is_training]
-        self.metrics_panel.set_overlays([(entry.name, entry.history) for entry in overlays])
-        self.weights_panel.set_run_overlays([(entry.name, entry.histograms()) for entry in overlays])
+        draw = self.views.call
+        draw("loss and accuracy", self.metrics_panel.set_overlays, [(e.name, e.history) for e in overlays])
+        draw(
+            "weight distributions", self.weights_panel.set_run_overlays,
+            [(entry.name, entry.histograms()) for entry in overlays],
+        )
         if not self.is_training and current is not None:
             # The views show the current run: its batches, epochs, spectra and distributions.
-            self.metrics_panel.set_history(current.history)
-            self.metrics_panel.set_batch_points(current.batch_points)
+            draw("loss and accuracy", self.metrics_panel.set_history, current.history)
+            draw("loss and accuracy", self.metrics_panel.set_batch_points, current.batch_points)
             if current.last_epoch is not None:
-                self.weights_panel.set_live(current.last_epoch.histograms)
-                self.weights_panel.set_histories(
-                    current.last_epoch.histogram_history, current.last_epoch.compact_histograms
+                draw("weight distributions", self.weights_panel.set_live, current.last_epoch.histograms)
+                draw(
+                    "weight distributions", self.weights_panel.set_histories,
+                    current.last_epoch.histogram_history, current.last_epoch.compact_histograms,
                 )
-                self.spectrum_panel.set_history(current.eigen_history)
-                self.spectrum_panel.set_live(current.last_epoch.eigenvalues)
+                draw("eigenvalue spectrum", self.spectrum_panel.set_history, current.eigen_history)
+                draw("eigenvalue spectrum", self.spectrum_panel.set_live, current.last_epoch.eigenvalues)
             else:
-                self.weights_panel.clear()
-                self.spectrum_panel.clear()
-            self._show_entry(current)
+                draw("weight distributions", self.weights_panel.clear)
+                draw("eigenvalue spectrum", self.spectrum_panel.clear)
+            draw("model", self._show_entry, current)
         self._update_actions()
 
     def _update_comparisons(self) -> None:
