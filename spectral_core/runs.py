@@ -1,7 +1,9 @@
 """One complete run: build, train, retract, compare and write the run folder.
 
 A run folder holds ``metrics.csv``, ``full.keras``, ``compact.keras`` and ``summary.json``.
-The CLI, the experiments and the GUI all go through :func:`run_training`.
+The CLI, the experiments and the GUI all go through :func:`run_training`;
+:meth:`RunOutcome.to_record` turns its outcome into the one run record
+(:class:`spectral_core.record.RunRecord`) that sessions store and the app draws.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from spectral_core.build import build_model
 from spectral_core.data import Dataset
 from spectral_core.export import save_model
 from spectral_core.files import atomic_write_text
+from spectral_core.record import RetractionReport, RunRecord, RunRecorder
 from spectral_core.regimes import PAPER_NAMES, parameter_counts
 from spectral_core.retraction import retract
 from spectral_core.training import (
@@ -53,20 +56,6 @@ def library_versions() -> dict[str, str]:
     }
 
 
-@dataclass
-class RetractionReport:
-    """How the compact model compares with the full one on the test set."""
-
-    trainable_before: int
-    total_before: int
-    total_after: int
-    accuracy_before: float
-    accuracy_after: float
-    max_abs_difference: float
-    layers_before: int
-    layers_after: int
-
-
 def compare_retraction(
     model: keras.Model, compact: keras.Model, x: np.ndarray, y: np.ndarray
 ) -> RetractionReport:
@@ -86,6 +75,8 @@ def compare_retraction(
 
 @dataclass
 class RunOutcome:
+    """What :func:`run_training` hands back: the models, the fit's result and the report."""
+
     architecture: Architecture
     regime: str
     config: TrainingConfig
@@ -95,6 +86,28 @@ class RunOutcome:
     compact: keras.Model
     retraction: RetractionReport
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(
+        self, name: str, dataset_source: str, recorder: RunRecorder | None = None
+    ) -> RunRecord:
+        """This run as a :class:`RunRecord` (the analysis from ``recorder``, when it observed
+        the run); the weights stay in :attr:`model`."""
+        record = RunRecord(
+            name=name,
+            architecture=self.architecture,
+            regime=self.regime,
+            config=self.config,
+            dataset=dataset_source,
+            history=[dict(row) for row in self.result.history],
+            test_accuracy=self.result.test_accuracy,
+            test_loss=self.result.test_loss,
+            ended=self.result.message,
+            stopped=self.result.stopped,
+            diverged=self.result.diverged,
+            report=self.retraction,
+            seconds=self.result.seconds,
+        )
+        return recorder.fill(record) if recorder is not None else record
 
 
 def metrics_csv(history: Iterable[dict[str, float]]) -> str:

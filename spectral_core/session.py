@@ -3,9 +3,13 @@
 A session file (``*.spectral``) is a zip archive holding
 
 * ``session.json``: ``format_version``, the current architecture, regime, training settings and
-  data set, and every run's metadata and per-epoch metrics;
-* ``weights/run<i>_<j>.npy``: the weights of run ``i`` (``model.get_weights()`` order), stored
-  as plain ``.npy`` arrays that are read without pickle.
+  data set, and every run's record (:class:`spectral_core.record.RunRecord`): metadata,
+  per-epoch metrics, retraction state and report, and the member names of its arrays;
+* ``weights/run<i>_<j>.npy``: the weights of run ``i`` (``model.get_weights()`` order);
+* ``analysis/run<i>_<j>.npy``: what the plots draw for run ``i`` — per-batch points, the
+  eigenvalues per epoch and layer, the weight histograms and their history over epochs;
+
+all stored as plain ``.npy`` arrays that are read without pickle.
 
 Loading checks every field and refuses corrupt, huge or hostile content with a
 :class:`SessionError` *before* anything large is allocated: zip member sizes and every ``.npy``
@@ -33,11 +37,12 @@ import numpy as np
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import ConfigError, TrainingConfig
 from spectral_core.files import atomic_path
+from spectral_core.record import Histogram, RetractionReport, RunRecord
 from spectral_core.regimes import REGIMES
 from spectral_core.safe_arrays import ArrayFileError, read_npy_member
 
 SESSION_SUFFIX = ".spectral"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SESSION_JSON = "session.json"
 # Bounds that no real session comes near; they keep a hostile file from exhausting memory.
 MAX_JSON_BYTES = 64 * 1024**2
@@ -48,27 +53,16 @@ MAX_TEXT_LENGTH = 4096
 MAX_MEMBERS = 200_000
 MAX_WEIGHT_BYTES = 8 * 1024**3
 WEIGHT_DTYPES = ("float16", "float32", "float64")
+ANALYSIS_DTYPES = ("float16", "float32", "float64", "int32", "int64")
+MAX_ANALYSIS_BYTES = 2 * 1024**3  # per file; a 784-800-120-10 run of 100 epochs needs ~60 MB
+MAX_ANALYSIS_LAYERS = 256
+EIGEN_KEYS = ("eigvals_in", "eigvals_out")
+REPORT_INTEGERS = ("trainable_before", "total_before", "total_after", "layers_before", "layers_after")
+REPORT_NUMBERS = ("accuracy_before", "accuracy_after", "max_abs_difference")
 
 
 class SessionError(ValueError):
     """A session file cannot be read or written; the message names the file and the field."""
-
-
-@dataclass
-class RunRecord:
-    """One finished (or stopped) run: what was trained, how it went, and optionally its weights."""
-
-    name: str
-    architecture: Architecture
-    regime: str
-    config: TrainingConfig
-    dataset: str
-    history: list[dict[str, float]]
-    test_accuracy: float
-    test_loss: float
-    weights: list[np.ndarray] | None
-    retracted: bool = False
-    ended: str = ""
 
 
 @dataclass
@@ -93,7 +87,58 @@ def _weights_name(run_index: int, array_index: int) -> str:
     return f"weights/run{run_index}_{array_index}.npy"
 
 
-def _run_to_json(run: RunRecord, index: int) -> dict[str, Any]:
+class _Members:
+    """Names the analysis arrays of one run as they are added (``analysis/run<i>_<j>.npy``)."""
+
+    def __init__(self, run_index: int, arrays: list[tuple[str, np.ndarray]]) -> None:
+        self.run_index = run_index
+        self.arrays = arrays
+        self.count = 0
+
+    def add(self, array: np.ndarray) -> str:
+        name = f"analysis/run{self.run_index}_{self.count}.npy"
+        self.count += 1
+        self.arrays.append((name, np.asarray(array)))
+        return name
+
+
+def _histograms_to_json(histograms: dict[str, Histogram], members: _Members) -> dict[str, Any]:
+    return {
+        str(layer): {"counts": members.add(counts), "edges": members.add(edges)}
+        for layer, (counts, edges) in histograms.items()
+    }
+
+
+def _analysis_to_json(run: RunRecord, members: _Members) -> dict[str, Any]:
+    """The plots' data of ``run``: arrays become members, named in the returned document.
+
+    Eigenvalues are stacked per layer into (epochs × nodes) matrices, one member each.
+    """
+    layers: dict[str, dict[str, str]] = {}
+    if run.eigen_history:
+        for layer in run.eigen_history[0][1]:
+            layers[str(layer)] = {
+                key: members.add(np.stack([np.asarray(values[layer][key]) for _, values in run.eigen_history]))
+                for key in EIGEN_KEYS
+            }
+    return {
+        "batch_points": members.add(np.asarray(run.batch_points, dtype=np.float64)),
+        "eigenvalues": {"labels": [label for label, _ in run.eigen_history], "layers": layers},
+        "histograms": _histograms_to_json(run.histograms, members),
+        "histogram_history": _histograms_to_json(run.histogram_history, members),
+        "compact_histograms": _histograms_to_json(run.compact_histograms, members),
+    }
+
+
+def _report_to_json(report: RetractionReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    document: dict[str, Any] = {key: int(getattr(report, key)) for key in REPORT_INTEGERS}
+    document.update({key: _number_to_json(getattr(report, key)) for key in REPORT_NUMBERS})
+    return document
+
+
+def _run_to_json(run: RunRecord, index: int, members: _Members) -> dict[str, Any]:
     weights = None
     if run.weights is not None:
         weights = [_weights_name(index, position) for position in range(len(run.weights))]
@@ -111,11 +156,23 @@ def _run_to_json(run: RunRecord, index: int) -> dict[str, Any]:
         "retracted": bool(run.retracted),
         "ended": run.ended,
         "weights": weights,
+        "stopped": bool(run.stopped),
+        "diverged": bool(run.diverged),
+        "continued_from": run.continued_from,
+        "seconds": _number_to_json(run.seconds),
+        "report": _report_to_json(run.report),
+        "analysis": _analysis_to_json(run, members),
     }
 
 
-def session_to_json(session: Session) -> dict[str, Any]:
-    """The ``session.json`` document of ``session`` (weights referenced by member name)."""
+def session_to_json(
+    session: Session, analysis: list[tuple[str, np.ndarray]] | None = None
+) -> dict[str, Any]:
+    """The ``session.json`` document of ``session`` (arrays referenced by member name).
+
+    The analysis arrays named in the document are appended to ``analysis`` (member, array).
+    """
+    analysis = [] if analysis is None else analysis
     return {
         "format_version": FORMAT_VERSION,
         "application": "spectral-lab",
@@ -123,7 +180,9 @@ def session_to_json(session: Session) -> dict[str, Any]:
         "regime": session.regime,
         "config": session.config.to_dict(),
         "dataset": session.dataset,
-        "runs": [_run_to_json(run, index) for index, run in enumerate(session.runs)],
+        "runs": [
+            _run_to_json(run, index, _Members(index, analysis)) for index, run in enumerate(session.runs)
+        ],
     }
 
 
@@ -139,11 +198,18 @@ def save_session(path: str | os.PathLike[str], session: Session) -> None:
     Raises :class:`spectral_core.files.WriteError` (an ``OSError``) when the disk or folder
     refuses the write, :class:`SessionError` when the session itself cannot be stored.
     """
+    analysis: list[tuple[str, np.ndarray]] = []
     try:
-        document = session_to_json(session)
+        document = session_to_json(session, analysis)
         text = json.dumps(document, indent=1, allow_nan=False)
-    except (TypeError, ValueError, AttributeError) as error:
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
         raise SessionError(f"cannot save session: {error}") from None
+    for name, array in analysis:
+        if array.dtype.name not in ANALYSIS_DTYPES or array.ndim > 2:
+            raise SessionError(
+                f"cannot save session: {name} holds a {array.ndim}-d {array.dtype} array; "
+                f"allowed: at most 2-d {', '.join(ANALYSIS_DTYPES)}"
+            )
     arrays: list[tuple[str, np.ndarray]] = []
     for index, run in enumerate(session.runs):
         for position, weight in enumerate(run.weights or []):
@@ -160,6 +226,8 @@ def save_session(path: str | os.PathLike[str], session: Session) -> None:
             # Weights barely compress; storing them keeps saves fast (autosave runs each epoch).
             for name, array in arrays:
                 archive.writestr(name, _npy_bytes(array), compress_type=zipfile.ZIP_STORED)
+            for name, array in analysis:  # histogram counts compress well
+                archive.writestr(name, _npy_bytes(array), compress_type=zipfile.ZIP_DEFLATED)
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -247,6 +315,7 @@ class _Spent:
     """What the weights read so far have used, across all runs of one file."""
 
     bytes: int = 0
+    analysis_bytes: int = 0
     members: set[str] = field(default_factory=set)
 
 
@@ -318,6 +387,121 @@ def _read_weights(
     return arrays
 
 
+class _AnalysisReader:
+    """Reads one run's analysis arrays, checking names, dtypes, shapes and the byte budget."""
+
+    def __init__(self, archive: zipfile.ZipFile | None, reader: _Reader, spent: _Spent) -> None:
+        self.archive = archive
+        self.reader = reader
+        self.spent = spent
+
+    def array(self, name: Any, where: str, ndim: int) -> np.ndarray:
+        reader = self.reader
+        name = reader.text(name, where)
+        if self.archive is None:
+            raise reader.fail(where, "a plain JSON session cannot hold arrays")
+        if name in self.spent.members:
+            raise reader.fail(where, f"member {name!r} is already used by another array")
+        self.spent.members.add(name)
+        try:
+            info = self.archive.getinfo(name)
+        except KeyError:
+            raise reader.fail(where, f"member {name!r} is missing from the archive") from None
+        remaining = MAX_ANALYSIS_BYTES - self.spent.analysis_bytes
+        try:
+            array = read_npy_member(
+                self.archive, info, dtypes=ANALYSIS_DTYPES, max_ndim=ndim,
+                max_elements=remaining // 2, max_bytes=remaining,
+            )
+        except ArrayFileError as error:
+            raise reader.fail(where, str(error)) from None
+        if array.ndim != ndim:
+            raise reader.fail(where, f"must be a {ndim}-d array, got shape {array.shape}")
+        self.spent.analysis_bytes += array.nbytes
+        return array
+
+    def layers(self, value: Any, where: str) -> dict[str, Any]:
+        data = self.reader.mapping(value, where)
+        if len(data) > MAX_ANALYSIS_LAYERS:
+            raise self.reader.fail(where, f"holds {len(data)} layers; at most {MAX_ANALYSIS_LAYERS}")
+        for key in data:
+            self.reader.text(key, f"{where} key")
+        return data
+
+    def histograms(self, value: Any, where: str, rows: bool) -> dict[str, Histogram]:
+        """Per layer (counts, edges); counts are 1-d, or epochs × bins when ``rows``."""
+        found = {}
+        for layer, item in self.layers(value, where).items():
+            item_where = f"{where}.{layer}"
+            item = self.reader.mapping(item, item_where)
+            counts = self.array(self.reader.field(item, "counts", f"{item_where}."), f"{item_where}.counts", 2 if rows else 1)
+            edges = self.array(self.reader.field(item, "edges", f"{item_where}."), f"{item_where}.edges", 1)
+            if len(edges) != counts.shape[-1] + 1:
+                raise self.reader.fail(
+                    item_where, f"needs one more edge than bins, got {len(edges)} edges for {counts.shape[-1]} bins"
+                )
+            found[layer] = (counts, edges)
+        return found
+
+    def eigenvalues(self, value: Any, where: str) -> list[tuple[str, dict[str, dict[str, np.ndarray]]]]:
+        reader = self.reader
+        data = reader.mapping(value, where)
+        labels = reader.field(data, "labels", f"{where}.")
+        if not isinstance(labels, list) or len(labels) > MAX_EPOCH_ROWS + 1:
+            raise reader.fail(f"{where}.labels", f"must be a list of at most {MAX_EPOCH_ROWS + 1} labels")
+        labels = [reader.text(label, f"{where}.labels[{i}]") for i, label in enumerate(labels)]
+        per_layer: dict[str, dict[str, np.ndarray]] = {}
+        for layer, item in self.layers(reader.field(data, "layers", f"{where}."), f"{where}.layers").items():
+            item_where = f"{where}.layers.{layer}"
+            item = reader.mapping(item, item_where)
+            per_layer[layer] = {}
+            for key in EIGEN_KEYS:
+                matrix = self.array(reader.field(item, key, f"{item_where}."), f"{item_where}.{key}", 2)
+                if len(matrix) != len(labels):
+                    raise reader.fail(
+                        f"{item_where}.{key}", f"has {len(matrix)} rows for {len(labels)} epochs"
+                    )
+                per_layer[layer][key] = matrix
+        return [
+            (label, {layer: {key: per_layer[layer][key][row] for key in EIGEN_KEYS} for layer in per_layer})
+            for row, label in enumerate(labels)
+        ]
+
+    def read(self, value: Any, where: str) -> dict[str, Any]:
+        """The record fields of one run's ``analysis`` document."""
+        reader = self.reader
+        data = reader.mapping(value, where)
+        points = self.array(reader.field(data, "batch_points", f"{where}."), f"{where}.batch_points", 2)
+        if points.shape[1] != 3:
+            raise reader.fail(f"{where}.batch_points", f"must have 3 columns, got shape {points.shape}")
+        return {
+            "batch_points": points.astype(np.float64),
+            "eigen_history": self.eigenvalues(reader.field(data, "eigenvalues", f"{where}."), f"{where}.eigenvalues"),
+            "histograms": self.histograms(reader.field(data, "histograms", f"{where}."), f"{where}.histograms", rows=False),
+            "histogram_history": self.histograms(
+                reader.field(data, "histogram_history", f"{where}."), f"{where}.histogram_history", rows=True
+            ),
+            "compact_histograms": self.histograms(
+                reader.field(data, "compact_histograms", f"{where}."), f"{where}.compact_histograms", rows=True
+            ),
+        }
+
+
+def _read_report(value: Any, reader: _Reader, where: str) -> RetractionReport | None:
+    if value is None:
+        return None
+    data = reader.mapping(value, where)
+    fields: dict[str, Any] = {}
+    for key in REPORT_INTEGERS:
+        number = reader.field(data, key, f"{where}.")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise reader.fail(f"{where}.{key}", f"must be a whole number ≥ 0, got {number!r}"[:300])
+        fields[key] = number
+    for key in REPORT_NUMBERS:
+        fields[key] = reader.number(reader.field(data, key, f"{where}."), f"{where}.{key}")
+    return RetractionReport(**fields)
+
+
 def _read_run(
     data: Any, index: int, archive: zipfile.ZipFile | None, reader: _Reader, spent: _Spent
 ) -> RunRecord:
@@ -331,7 +515,7 @@ def _read_run(
         if archive is None:
             raise reader.fail(f"{where}.weights", "a plain JSON session cannot hold weights")
         weights = _read_weights(archive, weights_field, architecture, reader, f"{where}.weights", spent)
-    return RunRecord(
+    record = RunRecord(
         name=reader.text(reader.field(run, "name", prefix), f"{where}.name"),
         architecture=architecture,
         regime=reader.regime(reader.field(run, "regime", prefix), f"{where}.regime"),
@@ -343,7 +527,17 @@ def _read_run(
         weights=weights,
         retracted=reader.flag(run.get("retracted", False), f"{where}.retracted"),
         ended=reader.text(run.get("ended", ""), f"{where}.ended"),
+        stopped=reader.flag(run.get("stopped", False), f"{where}.stopped"),
+        diverged=reader.flag(run.get("diverged", False), f"{where}.diverged"),
+        continued_from=reader.text(run.get("continued_from", ""), f"{where}.continued_from"),
+        seconds=reader.number(run.get("seconds"), f"{where}.seconds"),
+        report=_read_report(run.get("report"), reader, f"{where}.report"),
     )
+    analysis = run.get("analysis")
+    if analysis is not None:  # last: the plain fields' errors name them first
+        for name, value in _AnalysisReader(archive, reader, spent).read(analysis, f"{where}.analysis").items():
+            setattr(record, name, value)
+    return record
 
 
 def session_from_json(
@@ -399,8 +593,31 @@ def migrate_v0(document: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def migrate_v1(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to version 2: runs gain their analysis (plots' data), retraction report, wall
+    time and ``continued_from``. Version 1 kept none of them, so they start empty."""
+
+    def run(old: Any) -> Any:
+        if not isinstance(old, dict):
+            return old
+        new = dict(old)
+        new.setdefault("continued_from", "")
+        new.setdefault("stopped", False)
+        new.setdefault("diverged", False)
+        new.setdefault("seconds", None)
+        new.setdefault("report", None)
+        new.setdefault("analysis", None)
+        return new
+
+    new = dict(document)
+    new["format_version"] = 2
+    runs = document.get("runs", [])
+    new["runs"] = [run(item) for item in runs] if isinstance(runs, list) else runs
+    return new
+
+
 # Each entry turns version ``key`` into version ``key + 1``.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_v0}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_v0, 1: migrate_v1}
 
 
 def document_version(document: dict[str, Any]) -> Any:

@@ -194,7 +194,7 @@ def test_newer_format_is_refused_with_an_update_hint(tmp_path: Path) -> None:
         document = json.loads(archive.read("session.json"))
     document["format_version"] = FORMAT_VERSION + 1
     write_document(path, document)
-    with pytest.raises(SessionError, match=r"newer Spectral Lab.*format 2.*Update"):
+    with pytest.raises(SessionError, match=rf"newer Spectral Lab.*format {FORMAT_VERSION + 1}.*Update"):
         load_session(path)
     path.write_text(json.dumps({"format_version": 7}), encoding="utf-8")
     with pytest.raises(SessionError, match="newer Spectral Lab"):
@@ -358,3 +358,117 @@ def test_process_killed_while_saving_leaves_the_previous_file(tmp_path: Path) ->
     # The interrupted write left only its temporary file, never a half-written session.
     leftovers = [p.name for p in tmp_path.iterdir() if p != path]
     assert len(leftovers) == 1 and ".partial" in leftovers[0]
+
+
+def analysed_record() -> RunRecord:
+    """A record carrying everything the plots draw, as the app's recorder fills it."""
+    from spectral_core.record import RetractionReport
+
+    rng = np.random.default_rng(5)
+    eigen = [
+        (label, {
+            "layer_1": {"eigvals_in": rng.random(16).astype(np.float32),
+                        "eigvals_out": rng.random(8).astype(np.float32)},
+            "layer_2": {"eigvals_in": np.ones(8, np.float32), "eigvals_out": rng.random(4).astype(np.float32)},
+        })
+        for label in ("initial", "after epoch 1", "after epoch 2")
+    ]
+    return RunRecord(
+        "run 1", SMALL, "lambda", TrainingConfig(epochs=2), "synthetic",
+        [{"epoch": 1.0, "loss": 1.0}, {"epoch": 2.0, "loss": 0.5}], 0.75, 0.6, None,
+        retracted=True, ended="finished",
+        batch_points=rng.random((7, 3)),
+        eigen_history=eigen,
+        histograms={"layer_1": (rng.integers(0, 9, 60), np.linspace(-1, 1, 61))},
+        histogram_history={"layer_1": (rng.integers(0, 9, (3, 64)), np.linspace(-2, 2, 65))},
+        compact_histograms={"compact_1": (rng.integers(0, 9, (3, 32)), np.linspace(-1, 1, 33))},
+        report=RetractionReport(132, 180, 68, 0.75, 0.75, 2.5e-7, 2, 1),
+        continued_from="run 0", seconds=1.25, stopped=True,
+    )
+
+
+def assert_same_analysis(mine: RunRecord, theirs: RunRecord) -> None:
+    np.testing.assert_array_equal(mine.batch_points, theirs.batch_points)
+    assert [label for label, _ in mine.eigen_history] == [label for label, _ in theirs.eigen_history]
+    for (_, a), (_, b) in zip(mine.eigen_history, theirs.eigen_history, strict=True):
+        assert a.keys() == b.keys()
+        for layer in a:
+            for key in ("eigvals_in", "eigvals_out"):
+                np.testing.assert_array_equal(a[layer][key], b[layer][key])
+    for name in ("histograms", "histogram_history", "compact_histograms"):
+        a, b = getattr(mine, name), getattr(theirs, name)
+        assert a.keys() == b.keys(), name
+        for layer in a:
+            np.testing.assert_array_equal(a[layer][0], b[layer][0])
+            np.testing.assert_array_equal(a[layer][1], b[layer][1])
+
+
+def test_the_run_record_round_trips_with_everything_the_plots_draw(tmp_path: Path) -> None:
+    record = analysed_record()
+    path = tmp_path / "analysed.spectral"
+    save_session(path, Session(SMALL, "lambda", TrainingConfig(), "synthetic", [record]))
+    (loaded,) = load_session(path).runs
+    assert_same_analysis(loaded, record)
+    assert loaded.report == record.report and loaded.retracted
+    assert (loaded.continued_from, loaded.seconds, loaded.stopped) == ("run 0", 1.25, True)
+    assert loaded.final_histograms().keys() == {"layer_1", "compact_1 (retracted model)"}
+
+
+def test_version_1_session_loads_with_an_empty_analysis(tmp_path: Path) -> None:
+    path = tmp_path / "v1.spectral"
+    save_session(path, make_session())
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("session.json"))
+        weights = {name: archive.read(name) for name in archive.namelist() if name.startswith("weights/")}
+    document["format_version"] = 1
+    for run in document["runs"]:
+        for key in ("analysis", "report", "continued_from", "seconds", "stopped", "diverged"):
+            del run[key]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("session.json", json.dumps(document))
+        for name, data in weights.items():
+            archive.writestr(name, data)
+    first, second = load_session(path).runs
+    assert len(first.history) == 2 and first.history[1]["loss"] == 0.9
+    assert first.eigen_history == [] and first.report is None and len(first.batch_points) == 0
+    assert len(first.weights) == 4 and second.retracted
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: a.update(batch_points=7), r"runs\[0\]\.analysis\.batch_points: must be a string"),
+        (
+            lambda a: a["histograms"]["layer_1"].update(edges=a["histograms"]["layer_1"]["counts"]),
+            r"runs\[0\]\.analysis\.histograms\.layer_1\.edges: member .* already used",
+        ),
+        (
+            lambda a: a["eigenvalues"].update(labels=["initial"]),
+            r"analysis\.eigenvalues\.layers\.layer_1\.eigvals_in: has 3 rows for 1 epochs",
+        ),
+        (lambda a: a.pop("histogram_history"), r"analysis\.histogram_history: is required"),
+    ],
+)
+def test_bad_analysis_is_refused_naming_the_field(tmp_path: Path, change, message) -> None:
+    path = tmp_path / "bad-analysis.spectral"
+    save_session(path, Session(SMALL, "lambda", TrainingConfig(), "synthetic", [analysed_record()]))
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(members.pop("session.json"))
+    change(document["runs"][0]["analysis"])
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("session.json", json.dumps(document))
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(SessionError, match=message):
+        load_session(path)
+
+
+def test_histogram_with_mismatched_edges_is_refused(tmp_path: Path) -> None:
+    """The plots need one more edge than bins (pyqtgraph's stepMode); a file cannot break that."""
+    record = analysed_record()
+    record.histograms = {"layer_1": (np.ones(60, np.int64), np.linspace(-1, 1, 60))}
+    path = tmp_path / "edges.spectral"
+    save_session(path, Session(SMALL, "lambda", TrainingConfig(), "synthetic", [record]))
+    with pytest.raises(SessionError, match=r"histograms\.layer_1: needs one more edge than bins"):
+        load_session(path)
