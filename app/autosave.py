@@ -1,11 +1,13 @@
 """Autosave and crash recovery: the session is saved in the background, restored after a crash.
 
-While the app runs, the current session (architecture, settings, the runs with their metrics
-and weights, and the running run's weights at its last finished epoch) is written to
-``autosave-<id>.spectral`` in the autosave folder at every epoch end, run end and architecture
-edit. The GUI thread only gathers the values (the weights are copies made by the training
-worker); writing the file happens on a one-thread :class:`QThreadPool`, coalesced so that at
-most one save runs and at most one waits. Files are written atomically (temp file + rename).
+While the app runs, the lab state's session (architecture, settings, the runs' records with
+their metrics, plots' data and weights, and the running run's record at its last finished
+epoch) is written to ``autosave-<id>.spectral`` in the autosave folder. The autosaver
+subscribes to the state (:class:`app.lab_state.LabState`): epoch ends, finished, changed and
+restored runs save at once, architecture and settings edits once editing pauses. The GUI thread
+only gathers the values (the weights are copies made by the training job); writing the file is
+a background task (:mod:`app.tasks`), coalesced so that at most one save runs and at most one
+waits. Files are written atomically (temp file + rename).
 
 Each instance holds a :class:`QLockFile` beside its autosave. A clean exit waits for the save
 in flight, writes the final state, renames it to ``last-session.spectral`` and releases the
@@ -19,7 +21,6 @@ The folder is ``QStandardPaths.AppDataLocation/autosave``, or ``$SPECTRAL_LAB_HO
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import uuid
@@ -28,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.lab_state import LabState
+from app.tasks import TaskFailed, TaskRunner, TaskState
 from spectral_core.session import (
     SESSION_SUFFIX,
-    RunRecord,
     Session,
     SessionError,
     load_session,
@@ -46,9 +48,7 @@ AUTOSAVE_PREFIX = "autosave-"
 LAST_SESSION = f"last-session{SESSION_SUFFIX}"
 RECOVERED_SESSION = f"recovered-session{SESSION_SUFFIX}"
 DISCARDED_SESSION = f"discarded-session{SESSION_SUFFIX}"
-EDIT_DELAY_MS = 1500  # architecture edits are saved once editing pauses this long
-IDLE_CHECK_MS = 30_000  # settings edits (no signal) are picked up this often
-TENSORFLOW_POLL_MS = 100
+EDIT_DELAY_MS = 1500  # architecture and settings edits are saved once editing pauses this long
 
 
 def autosave_folder(create: bool = True) -> Path:
@@ -109,50 +109,27 @@ class _Snapshot:
     models: list[Any]
 
     def fill_weights(self) -> None:
-        """Read the models' weights (the pool thread does this, off the GUI thread). A record
+        """Read the models' weights (the task thread does this, off the GUI thread). A record
         is filled once: during a training run the finished runs' records are reused."""
         for run, model in zip(self.session.runs, self.models, strict=True):
             if run.weights is None and model is not None:
                 run.weights = [np.array(w) for w in model.get_weights()]
 
 
-def in_progress_record(window: Any) -> RunRecord | None:
-    """The running run as a record: finished epochs' metrics and the last one's weights."""
-    worker = getattr(window, "worker", None)
-    if worker is None or not hasattr(worker, "checkpoint"):
-        return None
-    rows, weights = worker.checkpoint()
-    if weights is None:
-        return None
-    request = worker.request
-    return RunRecord(
-        name=request.name,
-        architecture=request.architecture,
-        regime=request.regime,
-        config=request.config,
-        dataset=request.dataset_source,
-        history=rows,
-        test_accuracy=math.nan,
-        test_loss=math.nan,
-        weights=weights,
-        retracted=False,
-        ended=(
-            f"interrupted after epoch {len(rows)} of {request.config.epochs}: "
-            "restored with the weights of that epoch"
-        ),
-    )
-
-
 class Autosaver(QObject):
-    """Saves ``window``'s session in the background; see the module docstring."""
+    """Saves the lab state of ``window`` in the background; see the module docstring.
+
+    It subscribes to the state's events (``window.state``); ``window.show_error`` reports a
+    failed write once until a write succeeds again.
+    """
 
     saved = Signal(str)  # the autosave path, after each successful write
     failed = Signal(str)  # the error message of a failed write
-    _written = Signal(str)  # from the pool thread: "" or an error message
 
     def __init__(self, window: Any, folder: Path | None = None) -> None:
         super().__init__(window)
         self.window = window
+        self.state: LabState = window.state
         if folder is None:
             try:
                 folder = autosave_folder()
@@ -164,57 +141,55 @@ class Autosaver(QObject):
         self.path = self.folder / f"{AUTOSAVE_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}{SESSION_SUFFIX}"
         self.lock = _lock_for(self.path)
         self.lock.tryLock(0)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        # A write in flight completes; newer requests replace the waiting one (coalescing).
+        self.tasks = TaskRunner("autosave", cancel_running=False, parent=self)
+        self.pool = self.tasks.pool
         self.save_count = 0
         self.last_error = ""
-        self._busy = False
-        self._pending: _Snapshot | None = None
         self._closed = False
         self._reported_failure = False
-        self._base: tuple[Any, _Snapshot] | None = None  # (worker, finished runs' snapshot)
-        self._fingerprint: Any = None
-        self._written.connect(self._on_written)
-
+        # During a run: (the run's checkpoint function, the finished runs' snapshot).
+        self._base: tuple[Any, _Snapshot] | None = None
         self.edit_timer = QTimer(self)
         self.edit_timer.setSingleShot(True)
         self.edit_timer.setInterval(EDIT_DELAY_MS)
-        self.edit_timer.timeout.connect(self.save_if_changed)
-        self.idle_timer = QTimer(self)
-        self.idle_timer.setInterval(IDLE_CHECK_MS)
-        self.idle_timer.timeout.connect(self.save_if_changed)
-        self.idle_timer.start()
-        window.epochFinished.connect(self.save_now)
-        window.runFinished.connect(self.save_now)
-        window.editor.architectureChanged.connect(lambda _architecture: self.edit_timer.start())
+        self.edit_timer.timeout.connect(self.save_now)
+        self._unsubscribe = self.state.subscribe(self._on_state)
+
+    def _on_state(self, event: str, _value: Any) -> None:
+        if event in ("architecture", "settings"):
+            self.edit_timer.start()  # saved once editing pauses
+        elif event in ("epoch", "run_added", "run_changed", "runs"):
+            self.save_now()
 
     # -- gathering (GUI thread, cheap) ----------------------------------------------------
     def _gather(self) -> _Snapshot:
-        """The window's session with each run's model in place of its weights (GUI thread);
-        the pool thread reads the weights from the models."""
-        window = self.window
-        session = window.current_session(with_weights=False)
-        runs_list = getattr(window, "runs_list", None)
-        models = [entry.model for entry in runs_list.entries()] if runs_list else []
-        return _Snapshot(session, models or [None] * len(session.runs))
+        """The state's session with each run's model in place of its weights (GUI thread);
+        the task thread reads the weights from the models."""
+        session = self.state.to_session(with_weights=False)
+        models = [run.model for run in self.state.runs]
+        for record, run in zip(session.runs, self.state.runs, strict=True):
+            if run.model is None:
+                record.weights = run.record.weights  # restored runs not rebuilt yet
+        return _Snapshot(session, models)
 
     def snapshot(self) -> _Snapshot:
         """The session to write now. During a run, the finished runs are gathered once per
         run (they cannot change while it trains) and only the live checkpoint is added."""
-        window = self.window
-        worker = getattr(window, "worker", None)
-        if worker is None or not getattr(window, "is_training", False):
+        state = self.state
+        checkpoint = state.checkpoint
+        if checkpoint is None or not state.is_training:
             self._base = None
             return self._gather()
-        if self._base is None or self._base[0] is not worker:
-            self._base = (worker, self._gather())
+        if self._base is None or self._base[0] is not checkpoint:
+            self._base = (checkpoint, self._gather())
         base = self._base[1].session
         runs, models = list(base.runs), list(self._base[1].models)
-        live = in_progress_record(window)
+        live = checkpoint()
         if live is not None and all(run.name != live.name for run in runs):
             runs.append(live)
             models.append(None)
-        session = Session(base.architecture, base.regime, base.config, base.dataset, runs)
+        session = Session(state.architecture, state.regime, state.config, state.dataset, runs)
         return _Snapshot(session, models)
 
     def session_now(self) -> Session:
@@ -223,94 +198,42 @@ class Autosaver(QObject):
         snapshot.fill_weights()
         return snapshot.session
 
-    def _current_fingerprint(self) -> Any:
-        window = self.window
-        try:
-            config = window.run_panel.config()
-        except ValueError:
-            config = None
-        return (
-            window.editor.architecture(),
-            window.run_panel.current_regime(),
-            config,
-            window.run_panel.dataset_source(),
-            tuple(
-                (entry.name, entry.retracted, len(entry.history))
-                for entry in window.runs_list.entries()
-            ),
-        )
-
     # -- saving -------------------------------------------------------------------------
     @Slot()
     def save_now(self) -> None:
         """Queue a save of the current state (coalesced with any save in flight)."""
         if self._closed:
             return
-        snapshot = self.snapshot()
-        self._fingerprint = self._current_fingerprint()
-        if self._busy:
-            self._pending = snapshot  # only the newest state is worth writing
-            return
-        self._start(snapshot)
+        self.tasks.start(
+            self._write, self.snapshot(), on_done=self._on_written, on_error=self._on_failed
+        )
 
-    @Slot()
-    def save_if_changed(self) -> None:
-        if self._closed or getattr(self.window, "is_training", False):
-            return  # during a run, the epoch ends drive the saves
-        if self._current_fingerprint() != self._fingerprint:
-            self.save_now()
-
-    def _start(self, snapshot: _Snapshot) -> None:
-        self._busy = True
-        self.pool.start(lambda: self._write(snapshot))
-
-    def _write(self, snapshot: _Snapshot) -> None:
-        """Runs on the pool thread."""
+    def _write(self, _task: TaskState, snapshot: _Snapshot) -> None:
+        """Runs on the task thread."""
         try:
             snapshot.fill_weights()
             save_session(self.path, snapshot.session)
         except (SessionError, OSError) as error:
-            self._written.emit(str(error) or type(error).__name__)
-        except Exception as error:  # the GUI must always hear back, or saving stops for good
-            self._written.emit(f"{type(error).__name__}: {error}")
-        else:
-            self._written.emit("")
+            raise TaskFailed(str(error) or type(error).__name__) from None
 
-    @Slot(str)
-    def _on_written(self, error: str) -> None:
-        self._busy = False
-        if error:
-            self.last_error = error
-            if not self._reported_failure:
-                self._reported_failure = True  # once: a full disk would repeat at every epoch
-                show_error = getattr(self.window, "show_error", None)
-                if show_error is not None:
-                    show_error(
-                        f"autosave failed: {error}. The previous autosave is intact; "
-                        "save the session yourself (Ctrl+S) to another place."
-                    )
-            self.failed.emit(error)
-        else:
-            self.save_count += 1
-            self._reported_failure = False
-            self.saved.emit(str(self.path))
-        if self._pending is not None and not self._closed:
-            snapshot, self._pending = self._pending, None
-            self._start(snapshot)
+    def _on_written(self, _result: Any) -> None:
+        self.save_count += 1
+        self._reported_failure = False
+        self.saved.emit(str(self.path))
+
+    def _on_failed(self, error: str) -> None:
+        self.last_error = error
+        if not self._reported_failure:
+            self._reported_failure = True  # once: a full disk would repeat at every epoch
+            self.window.show_error(
+                f"autosave failed: {error}. The previous autosave is intact; "
+                "save the session yourself (Ctrl+S) to another place."
+            )
+        self.failed.emit(error)
 
     def wait(self, timeout_ms: int = -1) -> bool:
         """Wait for the save in flight and any pending one (delivering their results)."""
-        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
-        while self._busy or self._pending is not None:
-            remaining = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-            if not self.pool.waitForDone(remaining):
-                return False
-            from PySide6.QtCore import QCoreApplication
-
-            QCoreApplication.sendPostedEvents(self)  # deliver _written, which starts the pending
-            if deadline is not None and time.monotonic() > deadline:
-                return not (self._busy or self._pending is not None)
-        return True
+        return self.tasks.wait(timeout_ms)
 
     # -- clean exit -----------------------------------------------------------------------
     @Slot()
@@ -322,9 +245,9 @@ class Autosaver(QObject):
         if self._closed:
             return
         self.edit_timer.stop()
-        self.idle_timer.stop()
         self.wait()
         self._closed = True
+        self._unsubscribe()
         try:
             save_session(self.path, self.session_now())
             os.replace(self.path, self.folder / LAST_SESSION)
@@ -398,32 +321,16 @@ def offer_recovery(
 
 
 def _restore_when_ready(window: Any, session: Session, source: Path) -> None:
-    """Restore at once if TensorFlow is loaded (weights need it), else when it has loaded."""
-
-    def loader_gone() -> bool:
-        # The window drops its loader thread when loading ends (or failed); with no loader
-        # running, waiting is pointless and the runs are restored without their models.
-        return getattr(window, "_loader_thread", None) is None
-
-    def attempt() -> None:
-        if not window.tensorflow_ready and not loader_gone():
-            QTimer.singleShot(TENSORFLOW_POLL_MS, attempt)
-            return
-        try:
-            window.restore_session(session)
-        except (ValueError, OSError) as error:  # e.g. weights that do not fit the rebuilt model
-            window.show_error(f"could not restore the autosaved session ({error}); it is kept as {source}")
-            return
-        if hasattr(window, "statusBar"):
-            window.statusBar().showMessage(f"Restored the autosaved session (kept as {source})", 10_000)
-        autosaver = getattr(window, "autosaver", None)
-        if autosaver is not None:
-            autosaver.save_now()  # the restored work is protected again at once
-
-    if window.tensorflow_ready:
-        attempt()
-    else:
-        QTimer.singleShot(TENSORFLOW_POLL_MS, attempt)
+    """Restore into the window now; the runs' models are rebuilt once TensorFlow has loaded."""
+    try:
+        window.restore_session(session)
+    except (ValueError, OSError) as error:  # e.g. weights that do not fit the rebuilt model
+        window.show_error(f"could not restore the autosaved session ({error}); it is kept as {source}")
+        return
+    window.statusBar().showMessage(f"Restored the autosaved session (kept as {source})", 10_000)
+    autosaver = getattr(window, "autosaver", None)
+    if autosaver is not None:
+        autosaver.save_now()  # the restored work is protected again at once
 
 
 def install_autosave(window: Any, folder: Path | None = None) -> Autosaver:

@@ -198,7 +198,7 @@ def gui_run(app: QApplication, window: Any, meter: GapMeter | None) -> float:
     if not window.is_training:
         raise RuntimeError("the window refused to start the run")
     if meter is not None:
-        window.worker.trainingEnded.connect(meter.mark_fit_end)
+        window.training.trainingEnded.connect(meter.mark_fit_end)
     watchdog.start(200)
     loop.exec()
     watchdog.stop()

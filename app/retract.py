@@ -1,49 +1,73 @@
-"""Retraction as an undoable command, and how its comparison reads in the window."""
+"""A run's models: rebuilt from a session's weights, retracted (an undoable command on the lab
+state) and compared with the compact model on the test set (a background task)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from app.runs_list import RunEntry
+from app.lab_state import LabRun, LabState
+from app.tasks import TaskState
 
 
-def ensure_compact(entry: RunEntry) -> None:
-    """Give ``entry`` its compact model (runs restored from a session lack it)."""
-    if entry.compact is not None:
+def rebuild_model(run: LabRun) -> str | None:
+    """Give a restored run its Keras model from its record's weights (TensorFlow must be loaded).
+
+    Its compact model is rebuilt too when the run was closed retracted. Returns an error
+    message when the weights do not fit the architecture, else None.
+    """
+    if run.record.weights is None or run.model is not None:
+        return None
+    from spectral_core.build import build_model
+
+    try:
+        model = build_model(run.architecture, run.regime, seed=run.config.seed)
+        model.set_weights(run.record.weights)
+    except ValueError as error:
+        return f"{run.name}: its saved weights do not fit its architecture ({error})"
+    run.model, run.record.weights = model, None
+    if run.retracted:
+        ensure_compact(run)
+    return None
+
+
+def ensure_compact(run: LabRun) -> None:
+    """Give ``run`` its compact model (runs restored from a session lack it)."""
+    if run.compact is not None:
         return
     from spectral_core.retraction import retract
     from spectral_core.runs import telescopic_flags
 
-    if entry.model is None:
-        raise ValueError(f"{entry.name}: no trained weights to retract (the session file has none)")
-    entry.compact = retract(entry.model, telescopic_flags(entry.architecture))
+    if run.model is None:
+        raise ValueError(f"{run.name}: no trained weights to retract (the session file has none)")
+    run.compact = retract(run.model, telescopic_flags(run.architecture))
 
 
-def ensure_retraction(entry: RunEntry) -> None:
-    """Give ``entry`` its compact model and the comparison on its test set."""
-    ensure_compact(entry)
-    if entry.report is not None:
-        return
-    from spectral_core.runs import compare_retraction
+def compare_on_test_set(_state: TaskState, model: Any, architecture: Any, dataset: Any, source: str) -> tuple[Any, Any, Any]:
+    """Task function: the compact model of ``model`` and its comparison on the test set.
 
-    if entry.dataset is None:
+    Returns (compact, report, dataset); the data set is loaded when ``dataset`` is None.
+    """
+    from spectral_core.retraction import retract
+    from spectral_core.runs import compare_retraction, telescopic_flags
+
+    if dataset is None:
         from app.worker import DATASETS
 
-        entry.dataset = DATASETS.load(entry.dataset_source)  # DataError names the file
-    entry.report = compare_retraction(
-        entry.model, entry.compact, entry.dataset.x_test, entry.dataset.y_test
-    )
+        dataset = DATASETS.load(source)  # DataError names the file
+    compact = retract(model, telescopic_flags(architecture))
+    report = compare_retraction(model, compact, dataset.x_test, dataset.y_test)
+    return compact, report, dataset
 
 
-def describe_report(entry: RunEntry) -> str:
+def describe_report(run: LabRun) -> str:
     """What the window shows after retraction: counts, accuracies, largest output difference."""
-    report = entry.report
-    widths = " → ".join(map(str, entry.architecture.widths))
-    compact = " → ".join(map(str, entry.architecture.retracted().widths))
+    report = run.report
+    widths = " → ".join(map(str, run.architecture.widths))
+    compact = " → ".join(map(str, run.architecture.retracted().widths))
     return (
-        f"<b>{entry.name}</b> retracted: {widths} became {compact}<br>"
+        f"<b>{run.name}</b> retracted: {widths} became {compact}<br>"
         f"parameters: {report.total_before:,} total ({report.trainable_before:,} trainable) "
         f"→ {report.total_after:,}<br>"
         f"test accuracy: {report.accuracy_before:.4f} → {report.accuracy_after:.4f}<br>"
@@ -52,17 +76,15 @@ def describe_report(entry: RunEntry) -> str:
 
 
 class RetractCommand(QUndoCommand):
-    """Swap a run's active model for its compact one; undo swaps back."""
+    """Make a run's compact model the active one; undo makes the trained one active again."""
 
-    def __init__(self, entry: RunEntry, changed: Callable[[RunEntry], None]) -> None:
-        super().__init__(f"Retract {entry.name}")
-        self.entry = entry
-        self.changed = changed
+    def __init__(self, state: LabState, run: LabRun) -> None:
+        super().__init__(f"Retract {run.name}")
+        self.state = state
+        self.run = run
 
     def redo(self) -> None:
-        self.entry.retracted = True
-        self.changed(self.entry)
+        self.state.set_retracted(self.run, True)
 
     def undo(self) -> None:
-        self.entry.retracted = False
-        self.changed(self.entry)
+        self.state.set_retracted(self.run, False)

@@ -1,8 +1,6 @@
-"""Background work: loading TensorFlow after the window shows, and one training run at a time.
+"""Background work: loading TensorFlow after the window shows, and one training run.
 
-Both are QObjects moved to a QThread. They never touch widgets: the trainer keeps the latest
-snapshot (numpy copies made by the library) behind a lock and signals that it changed; the GUI
-redraws from it on its own timer.
+Both are task functions for :class:`app.tasks.TaskRunner`; neither touches widgets.
 """
 
 from __future__ import annotations
@@ -11,15 +9,15 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
 
-from spectral_core.architecture import Architecture
-from spectral_core.config import TrainingConfig
+from app.lab_state import LabRun
+from app.tasks import TaskFailed, TaskState
+from spectral_core.record import RunRecord, RunRecorder
 
 
 @contextmanager
@@ -42,48 +40,18 @@ def collection_deferred() -> Iterator[None]:
             gc.enable()
 
 
-class TensorFlowLoader(QObject):
-    """Imports TensorFlow and the training modules, then reports the devices it sees."""
+def load_tensorflow(_state: TaskState | None = None) -> tuple[list[Any], str]:
+    """Import TensorFlow and the training modules; return the devices it sees and its version.
 
-    loaded = Signal(object, str)  # list[spectral_core.devices.Device], TensorFlow version
-    failed = Signal(str)
-    done = Signal()
+    A task function (see :mod:`app.tasks`): the window starts it once it shows.
+    """
+    try:
+        import spectral_core.runs  # noqa: F401  (imports TensorFlow and Keras)
+        from spectral_core.devices import list_devices, tensorflow_version
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            import spectral_core.runs  # noqa: F401  (imports TensorFlow and Keras)
-            from spectral_core.devices import list_devices, tensorflow_version
-
-            devices = list_devices()
-            version = tensorflow_version()
-        except Exception as error:  # an unusable TensorFlow install must not take the window down
-            self.failed.emit(f"TensorFlow could not be loaded: {type(error).__name__}: {error}")
-        else:
-            self.loaded.emit(devices, version)
-        self.done.emit()
-
-
-@dataclass
-class TrainingRequest:
-    """Everything one run needs, as plain values made on the GUI thread."""
-
-    name: str
-    architecture: Architecture
-    regime: str
-    dataset_source: str  # "mnist", "fashion-mnist", an .npz file or an IDX folder
-    config: TrainingConfig
-    device: str | None = None
-
-
-@dataclass
-class RunResult:
-    """What a finished run hands back to the GUI thread."""
-
-    request: TrainingRequest
-    outcome: Any  # spectral_core.runs.RunOutcome
-    dataset: Any  # spectral_core.data.Dataset
-    epoch_snapshots: list[Any] = field(default_factory=list)
+        return list_devices(), tensorflow_version()
+    except Exception as error:  # an unusable TensorFlow install must not take the window down
+        raise TaskFailed(f"TensorFlow could not be loaded: {type(error).__name__}: {error}") from None
 
 
 class _DatasetCache:
@@ -118,30 +86,26 @@ class _DatasetCache:
 DATASETS = _DatasetCache()
 
 
-class TrainingWorker(QObject):
-    """Runs :func:`spectral_core.runs.run_training` for one request on its own thread."""
+class TrainingJob:
+    """One training run as a task function (``TaskRunner.start(job)``), returning a LabRun.
 
-    datasetLoaded = Signal(str)
-    snapshotReady = Signal()
-    epochSnapshot = Signal(object)  # an epoch Snapshot (copies), for the look-back views
-    trainingEnded = Signal(str)  # the engine's end message, as soon as the fit loop returns
-    finished = Signal(object)  # RunResult
-    failed = Signal(str)
-    done = Signal()  # always last, success or not
+    It never touches widgets: its :class:`RunRecorder` keeps the latest snapshot and the live
+    buffers (numpy copies made by the library) behind a lock for the GUI's redraw timer, and the
+    epoch snapshots, the data set's name and the engine's end message go to the GUI thread as
+    partial results ``(kind, value)`` with kind "dataset", "epoch" or "end".
+    """
 
-    def __init__(self, request: TrainingRequest) -> None:
-        super().__init__()
+    def __init__(self, plan: RunRecord, device: str | None = None) -> None:
         from spectral_core.training import TrainingControl
 
-        self.request = request
+        self.plan = plan  # the run's record before training: name, settings, data set
+        self.device = device
         self.control = TrainingControl()
+        self.recorder = RunRecorder()
         self._lock = threading.Lock()
-        self._latest: Any = None
-        self._version = 0
-        self._batch_points: list[tuple[float, float, float]] = []
-        self._epoch_snapshots: list[Any] = []
+        self._state: TaskState | None = None
         # Crash-recovery checkpoint (app.autosave): the finished epochs' rows and the weights
-        # of the last one, copied on the training thread before epochSnapshot is emitted.
+        # of the last one, copied on the training thread before the epoch is announced.
         self._model: Any = None
         self._checkpoint_rows: list[dict[str, float]] = []
         self._checkpoint_weights: list[np.ndarray] | None = None
@@ -149,50 +113,48 @@ class TrainingWorker(QObject):
     # -- read from the GUI thread ----------------------------------------------------
     def latest(self) -> tuple[int, Any]:
         """(version, latest snapshot); the version grows with every snapshot."""
-        with self._lock:
-            return self._version, self._latest
+        return self.recorder.latest()
+
+    def batch_points(self) -> np.ndarray:
+        """(n, 3) array of (epoch position, loss, accuracy) of the batch snapshots so far."""
+        return self.recorder.batch_points()
 
     def checkpoint(self) -> tuple[list[dict[str, float]], list[np.ndarray] | None]:
         """(finished epochs' metric rows, weights at the end of the last one) of this run."""
         with self._lock:
             return [dict(row) for row in self._checkpoint_rows], self._checkpoint_weights
 
-    def batch_points(self) -> np.ndarray:
-        """(n, 3) array of (epoch position, loss, accuracy) of the batch snapshots so far."""
-        with self._lock:
-            if not self._batch_points:
-                return np.zeros((0, 3))
-            return np.array(self._batch_points, dtype=np.float64)
+    def checkpoint_record(self) -> RunRecord | None:
+        """The run so far as a record (for autosave), or None before its first epoch ends."""
+        rows, weights = self.checkpoint()
+        if weights is None:
+            return None
+        record = replace(
+            self.plan,
+            history=rows,
+            weights=weights,
+            ended=(
+                f"interrupted after epoch {len(rows)} of {self.plan.config.epochs}: "
+                "restored with the weights of that epoch"
+            ),
+        )
+        return self.recorder.fill(record)
 
     # -- the training thread --------------------------------------------------------
     def _observe(self, snapshot: Any) -> None:
-        with self._lock:
-            self._latest = snapshot
-            self._version += 1
-            if snapshot.kind == "batch":
-                position = snapshot.epoch + snapshot.batch / max(1, snapshot.batches_per_epoch)
-                self._batch_points.append(
-                    (
-                        position,
-                        snapshot.metrics.get("loss", float("nan")),
-                        snapshot.metrics.get("accuracy", float("nan")),
-                    )
-                )
-            elif snapshot.kind == "epoch":
-                self._epoch_snapshots.append(snapshot)
+        self.recorder(snapshot)
         if snapshot.kind == "epoch" and snapshot.metrics and self._model is not None:
             weights = [np.array(w) for w in self._model.get_weights()]
             with self._lock:
                 self._checkpoint_rows.append(dict(snapshot.metrics))
                 self._checkpoint_weights = weights
-        if snapshot.kind == "epoch":
-            self.epochSnapshot.emit(snapshot)
-        elif snapshot.kind == "end":
-            self.trainingEnded.emit(snapshot.message)
-        self.snapshotReady.emit()
+        if self._state is not None and snapshot.kind in ("epoch", "end"):
+            value = snapshot.message if snapshot.kind == "end" else snapshot
+            self._state.partial((snapshot.kind, value))
 
-    @Slot()
-    def run(self) -> None:
+    def __call__(self, state: TaskState | None = None) -> LabRun:
+        """Load the data, train, retract and compare; raises :class:`TaskFailed` with a message
+        for the banner."""
         import keras
 
         from spectral_core.architecture import ArchitectureError
@@ -203,35 +165,35 @@ class TrainingWorker(QObject):
         from spectral_core.regimes import RegimeError
         from spectral_core.runs import run_training
 
-        worker = self
+        job = self
+        self._state = state
 
         class KeepModel(keras.callbacks.Callback):
-            """Hands the worker the model being trained, for the epoch-end checkpoint."""
+            """Hands the job the model being trained, for the epoch-end checkpoint."""
 
             def set_model(self, model: Any) -> None:
                 super().set_model(model)
-                worker._model = model
+                job._model = model
 
-        request = self.request
+        plan = self.plan
         try:
-            dataset = DATASETS.load(request.dataset_source)
-            self.datasetLoaded.emit(dataset.name)
-            with training_device(request.device), collection_deferred():
+            dataset = DATASETS.load(plan.dataset)
+            if state is not None:
+                state.partial(("dataset", dataset.name))
+            with training_device(self.device), collection_deferred():
                 outcome = run_training(
-                    request.architecture,
-                    request.regime,
+                    plan.architecture,
+                    plan.regime,
                     dataset,
-                    request.config,
+                    plan.config,
                     observers=[self._observe],
                     control=self.control,
                     callbacks=[KeepModel()],
                 )
         except (ArchitectureError, ConfigError, DataError, DeviceError, RegimeError, WriteError) as error:
-            self.failed.emit(str(error))
-        except Exception as error:  # the thread must report every failure, or the GUI waits forever
-            self.failed.emit(f"training failed: {type(error).__name__}: {error}")
-        else:
-            with self._lock:
-                snapshots = list(self._epoch_snapshots)
-            self.finished.emit(RunResult(request, outcome, dataset, snapshots))
-        self.done.emit()
+            raise TaskFailed(str(error)) from None
+        except Exception as error:  # every failure is reported, or the GUI waits forever
+            raise TaskFailed(f"training failed: {type(error).__name__}: {error}") from None
+        record = outcome.to_record(plan.name, plan.dataset, self.recorder)
+        record.continued_from = plan.continued_from
+        return LabRun(record, model=outcome.model, compact=outcome.compact, dataset=dataset)

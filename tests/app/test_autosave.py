@@ -236,24 +236,24 @@ def test_unreadable_autosave_is_reported_and_kept(window, autosave_folder) -> No
 
 
 def test_worker_checkpoint_holds_the_last_epoch_weights(tmp_path: Path) -> None:
-    from app.worker import TrainingRequest, TrainingWorker
+    from app.worker import TrainingJob
     from spectral_core.data import synthetic_digits
 
     digits = synthetic_digits(train=120, test=30, seed=4)
     data = tmp_path / "d.npz"
     np.savez(data, x_train=(digits.x_train * 255).astype(np.uint8), y_train=digits.y_train,
              x_test=(digits.x_test * 255).astype(np.uint8), y_test=digits.y_test)
-    request = TrainingRequest("run 1", TINY, "lambda", str(data), TrainingConfig(epochs=3, batch_size=40))
-    worker = TrainingWorker(request)
-    results = []
-    worker.finished.connect(results.append)
-    worker.failed.connect(lambda message: pytest.fail(message))
-    worker.run()  # synchronously, on this thread
-    (result,) = results
-    rows, weights = worker.checkpoint()
-    assert rows == result.outcome.result.history and len(rows) == 3
-    for kept, final in zip(weights, result.outcome.model.get_weights(), strict=True):
+    plan = RunRecord("run 1", TINY, "lambda", TrainingConfig(epochs=3, batch_size=40), str(data))
+    job = TrainingJob(plan)
+    run = job()  # synchronously, on this thread
+    rows, weights = job.checkpoint()
+    assert rows == run.history and len(rows) == 3
+    for kept, final in zip(weights, run.model.get_weights(), strict=True):
         np.testing.assert_array_equal(kept, final)
+    # The checkpoint as a record carries the analysis gathered so far, for crash recovery.
+    record = job.checkpoint_record()
+    assert len(record.eigen_history) == 4 and record.histogram_history
+    assert record.ended.startswith("interrupted after epoch 3 of 3")
 
 
 def test_closing_during_training_stops_cleanly_and_keeps_the_work(
@@ -288,19 +288,17 @@ def test_closing_during_training_stops_cleanly_and_keeps_the_work(
 def test_autosaved_session_matches_the_windows_own_session(window, saver) -> None:
     """The autosave gathers on the GUI thread and reads weights on its pool thread; the result
     must be exactly what MainWindow.current_session() (File ▸ Save) produces."""
-    from app.runs_list import RunEntry
+    from app.lab_state import LabRun
     from spectral_core.build import build_model
 
     for index, regime in enumerate(("lambda", "direct-full")):
-        window.runs_list.add_entry(
-            RunEntry(
-                name=f"run {index + 1}", architecture=TINY, regime=regime,
-                config=TrainingConfig(epochs=2, seed=index), dataset_source="mnist",
-                history=[{"epoch": 1.0, "loss": 0.7}, {"epoch": 2.0, "loss": 0.4}],
-                test_accuracy=0.8, test_loss=0.5, ended="finished",
-                model=build_model(TINY, regime, seed=index),
-            )
+        record = RunRecord(
+            name=f"run {index + 1}", architecture=TINY, regime=regime,
+            config=TrainingConfig(epochs=2, seed=index), dataset="mnist",
+            history=[{"epoch": 1.0, "loss": 0.7}, {"epoch": 2.0, "loss": 0.4}],
+            test_accuracy=0.8, test_loss=0.5, ended="finished",
         )
+        window.state.add_run(LabRun(record, model=build_model(TINY, regime, seed=index)))
     expected = window.current_session()
     got = saver.session_now()
     assert (got.architecture, got.regime, got.config, got.dataset) == (

@@ -175,10 +175,10 @@ def test_closing_mid_training_leaves_no_thread_running(qtbot, tmp_path: Path, ti
     configure(window, tiny_npz, epochs=500, batch_size=10)
     window.train_action.trigger()
     qtbot.waitUntil(lambda: window.run_panel.progress.value() > 0, timeout=120_000)
-    thread = window._thread
-    assert thread is not None and thread.isRunning()
+    runner = window.training.runner  # the training task's one pool thread
+    assert runner.busy and runner.pool.activeThreadCount() == 1
     window.close()
-    assert thread.isFinished() and not thread.isRunning()
+    assert not runner.busy and runner.pool.activeThreadCount() == 0 and not window.is_training
 
 
 def test_corrupt_data_file_shows_an_error_and_keeps_the_app_usable(

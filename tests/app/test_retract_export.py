@@ -9,15 +9,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 
-import app.main_window as main_window_module
+import app.file_actions as file_actions_module
+from app.lab_state import LabRun
 from app.main_window import MainWindow
-from app.worker import RunResult, TrainingRequest
 from spectral_core.architecture import Architecture, LayerSpec
 from spectral_core.config import TrainingConfig
 from spectral_core.data import load_npz
@@ -46,40 +47,39 @@ def new_window(qtbot, settings_path: Path) -> MainWindow:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tiny_npz: Path) -> RunResult:
+def finished_run(tiny_npz: Path) -> LabRun:
     """One 2-epoch run of STACK in the Λ regime, trained once for the whole module exactly as
-    the worker trains (the Train button itself is exercised in test_main_window.py)."""
+    the training job trains (the Train button itself is exercised in test_main_window.py)."""
+    from spectral_core.record import RunRecorder
     from spectral_core.runs import run_training
 
-    request = TrainingRequest(
-        "run 1", STACK, "lambda", str(tiny_npz), TrainingConfig(epochs=2, batch_size=30)
-    )
-    snapshots: list = []
+    recorder = RunRecorder()
     dataset = load_npz(tiny_npz)
     outcome = run_training(
-        STACK, "lambda", dataset, request.config,
-        observers=[lambda s: snapshots.append(s) if s.kind == "epoch" else None],
+        STACK, "lambda", dataset, TrainingConfig(epochs=2, batch_size=30), observers=[recorder]
     )
-    return RunResult(request, outcome, dataset, snapshots)
+    record = outcome.to_record("run 1", str(tiny_npz), recorder)
+    return LabRun(record, model=outcome.model, compact=outcome.compact, dataset=dataset)
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path, tiny_npz: Path, finished_run: RunResult) -> MainWindow:
-    """A window showing the finished run, as when its worker hands it back."""
+def window(qtbot, tmp_path: Path, tiny_npz: Path, finished_run: LabRun) -> MainWindow:
+    """A window showing the finished run, as when its training job hands it back."""
     window = new_window(qtbot, tmp_path / "settings.ini")
     window.editor.set_architecture(STACK)
     window.run_panel.set_dataset_source(str(tiny_npz))
     window.run_panel.epochs.setValue(2)
     window.run_panel.batch_size.setValue(30)
+    run = LabRun(replace(finished_run.record), finished_run.model, finished_run.compact, finished_run.dataset)
     with qtbot.waitSignal(window.runFinished, timeout=10_000):
-        window._on_run_finished(finished_run)
+        window.training._on_done(run)
     return window
 
 
 def answer_dialogs(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     """The file dialog 'returns' ``path`` (no modal dialog in tests)."""
-    monkeypatch.setattr(main_window_module, "ask_save_path", lambda *args: str(path))
-    monkeypatch.setattr(main_window_module, "ask_open_path", lambda *args: str(path))
+    monkeypatch.setattr(file_actions_module, "ask_save_path", lambda *args: str(path))
+    monkeypatch.setattr(file_actions_module, "ask_open_path", lambda *args: str(path))
 
 
 PLAIN_KERAS = textwrap.dedent(
@@ -234,11 +234,13 @@ def test_session_save_and_reopen_with_recent_files_and_geometry(
     assert again.editor.architecture() == STACK
     (restored,) = again.runs_list.entries()
     assert restored.history == entry.history and restored.regime == "lambda"
-    assert restored.retracted is False  # the full weights are restored; retract again at will
+    # Reopened as closed: retracted, its report kept, the compact model active.
+    assert restored.retracted and restored.report.max_abs_difference < 1e-4
+    assert again.current_model() is restored.compact
+    assert not again.run_panel.retract_button.isEnabled()
     x = entry.dataset.x_test[:20]
     np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), atol=1e-6)
-    again.run_panel.retract_button.click()
-    assert restored.retracted and restored.report.max_abs_difference < 1e-4
+    np.testing.assert_allclose(predict(restored.compact, x), predict(entry.compact, x), atol=1e-6)
 
 
 def test_opening_a_damaged_session_shows_an_error(qtbot, window: MainWindow, tmp_path: Path) -> None:
@@ -285,7 +287,7 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     window.spectrum_panel.layer.setCurrentText("layer_1")
     np.testing.assert_array_equal(
         window.spectrum_panel.shown_values(),
-        first.last_epoch.eigenvalues["layer_1"]["eigvals_out"],
+        first.record.eigenvalues["layer_1"]["eigvals_out"],
     )
     assert window.spectrum_panel.epoch.maximum() == len(first.eigen_history)
 

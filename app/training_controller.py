@@ -1,0 +1,171 @@
+"""The training controller: one run at a time, its background task, live buffers and redraws.
+
+It starts a :class:`~app.worker.TrainingJob` on its :class:`~app.tasks.TaskRunner`, keeps the
+lab state's status and checkpoint up to date, redraws the visible view from the job's latest
+snapshot on a 10 Hz timer, and at the end adds the run to the lab state — before anything is
+drawn, so no view can keep a finished run from being listed, reported and autosaved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QTabWidget
+
+from app.lab_state import LabRun, LabState
+from app.run_panel import RunPanel
+from app.run_views import RunViews
+from app.tasks import TaskRunner
+from app.worker import TrainingJob
+from spectral_core.record import RunRecord
+
+# 10 redraws a second (DESIGN: 10–20 Hz): GUI painting competes with training for the two
+# cores (measured by `spectral-lab bench`, GUI ÷ headless row).
+REDRAW_INTERVAL_MS = 100
+
+
+class TrainingController(QObject):
+    """Trains one run at a time for ``state``; see the module docstring."""
+
+    epochFinished = Signal()
+    trainingEnded = Signal(str)  # the engine's end message, as soon as the fit loop returns
+    runFinished = Signal(object)  # the LabRun, after it joined the state
+
+    def __init__(
+        self,
+        state: LabState,
+        views: RunViews,
+        run_panel: RunPanel,
+        tabs: QTabWidget,
+        status_label: QLabel,
+        show_message: Callable[[str, str], None],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.views = views
+        self.run_panel = run_panel
+        self.tabs = tabs
+        self.status_label = status_label
+        self.show_message = show_message  # (text, level): the banner
+        self.runner = TaskRunner("training", lambda text: show_message(text, "error"), parent=self)
+        self.job: TrainingJob | None = None
+        self._last_version = -1
+        self._history: list[dict[str, float]] = []
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
+        self.redraw_timer.timeout.connect(self.refresh)
+
+    # -- commands ---------------------------------------------------------------------------
+    def start(self, plan: RunRecord, device: str | None) -> None:
+        """Train ``plan`` (a record holding the run's name, settings and data set)."""
+        job = TrainingJob(plan, device)
+        self.job, self._last_version, self._history = job, -1, []
+        self.state.checkpoint = job.checkpoint_record
+        self.state.set_status("training")
+        self.views.start_live(plan.config.epochs)
+        self._show_state(f"loading {plan.dataset}…", 0)
+        self.status_label.setText(f"{plan.name}: loading the data set…")
+        # Paint the cleared plots and locked widgets now, before the job starts building the
+        # model: painting while it runs Python would wait for the GIL at every Qt call.
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        self.runner.start(
+            job, on_done=self._on_done, on_error=self._on_failed, on_partial=self._on_partial,
+            on_finished=self._on_finished,
+        )
+        self.redraw_timer.start()
+
+    def toggle_pause(self) -> None:
+        if self.job is None:
+            return
+        control = self.job.control
+        if control.paused:
+            control.resume()
+            self.state.set_status("training")
+            self._show_state("resuming…")
+        else:
+            control.pause()
+            self.state.set_status("paused")
+            self._show_state("paused after the current batch · press Resume")
+
+    def stop(self) -> None:
+        if self.job is None:
+            return
+        self.job.control.stop()
+        self.state.set_status("stopping")
+        self._show_state("stopping after the current batch…")
+
+    def shutdown(self) -> None:
+        """Stop a run after its current batch and wait for it (closing the window)."""
+        if self.job is not None:
+            self.job.control.stop()
+        self.runner.wait()
+        self.redraw_timer.stop()
+
+    # -- redraws ------------------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> None:
+        """Redraw the visible view from the job's latest snapshot (the timer calls this)."""
+        job = self.job
+        if job is None:
+            return
+        version, snapshot = job.latest()
+        if snapshot is None or (version == self._last_version and not force):
+            return
+        self._last_version = version
+        control = job.control
+        if snapshot.kind != "end" and not control.paused and not control.stop_requested:
+            self.views.guard.call(
+                "progress", self.run_panel.show_progress,
+                snapshot.epoch + 1, snapshot.epochs, snapshot.batch, snapshot.batches_per_epoch,
+                snapshot.progress, snapshot.elapsed,
+            )
+        self.views.draw_latest(self.tabs.currentWidget(), snapshot, job.batch_points())
+
+    def _show_state(self, text: str, value: int | None = None) -> None:
+        self.views.guard.call("progress", self.run_panel.show_state, text, value)
+
+    # -- the job's reports (GUI thread) -------------------------------------------------------
+    def _on_partial(self, item: tuple[str, Any]) -> None:
+        kind, value = item
+        if kind == "dataset" and self.job is not None:
+            self.status_label.setText(f"{self.job.plan.name}: training on {value}")
+        elif kind == "end":
+            self.trainingEnded.emit(value)
+            self._show_state(f"{value} · retracting and evaluating…")
+        elif kind == "epoch" and self.job is not None:
+            if value.metrics:
+                self._history.append(dict(value.metrics))
+            self.views.draw_epoch(value, self._history, self.job.recorder.eigen_history())
+            self.state.epoch_finished()
+            self.epochFinished.emit()
+
+    def _on_done(self, run: LabRun) -> None:
+        # The run's life first (idle, listed, status, autosave via the state), then the views.
+        self._on_finished()
+        message = run.ended
+        accuracy = f"test accuracy {run.test_accuracy:.4f}" if math.isfinite(run.test_accuracy) else ""
+        self.status_label.setText(f"{run.name} {message}; {accuracy}")
+        self._show_state(f"{run.name}: {message}", 1000)
+        if run.record.diverged:
+            self.show_message(message, "warning")
+        self.state.add_run(run)
+        self.runFinished.emit(run)
+
+    def _on_failed(self, message: str) -> None:
+        self._on_finished()
+        self.show_message(message, "error")
+        self.views.guard.call("loss and accuracy", self.views.metrics.set_epoch_span, None)
+        self._show_state("failed", 0)
+        self.status_label.setText("The run failed; nothing was lost: fix the cause and train again.")
+
+    def _on_finished(self) -> None:
+        """Always, once per run (success, failure or cancel): back to idle."""
+        if self.job is None:
+            return
+        self.redraw_timer.stop()
+        self.job = None
+        self.state.checkpoint = None
+        self.state.set_status("idle")
