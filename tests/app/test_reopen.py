@@ -171,3 +171,29 @@ def test_autosave_then_crash_recovery_shows_what_was_closed(qtbot, tmp_path: Pat
     assert offer_recovery(recovered, folder, answer="restore") is not None
     qtbot.waitUntil(lambda: len(recovered.runs_list.entries()) == 2, timeout=10_000)
     assert_same(before, everything_shown(qtbot, recovered))
+
+
+def test_a_recovered_run_retracts_in_the_background_and_gains_its_test_accuracy(
+    qtbot, tmp_path: Path, trained: list[LabRun]
+) -> None:
+    """A run recovered mid-training has weights but no test metrics and no report: retraction
+    compares on the test set off the GUI thread, then the run shows its accuracy."""
+    from spectral_core.session import Session
+
+    source = trained[0]
+    record = replace(
+        source.record, test_accuracy=float("nan"), test_loss=float("nan"), report=None,
+        weights=source.model.get_weights(), ended="interrupted after epoch 3 of 9",
+    )
+    window = new_window(qtbot, tmp_path / "recovered.ini")
+    window.restore_session(Session(STACK, "lambda", TrainingConfig(), record.dataset, [record]))
+    (run,) = window.runs_list.entries()
+    assert run.model is not None and "no test metrics" in window.result_label.text()
+    window.run_panel.retract_button.click()
+    assert window.retraction.busy and not run.retracted  # the GUI thread is free meanwhile
+    qtbot.waitUntil(lambda: run.retracted, timeout=30_000)
+    assert run.report is not None and run.test_accuracy == run.report.accuracy_before
+    assert "became" in window.result_label.text()
+    assert window.runs_list.tree.topLevelItem(0).text(4) == f"{run.test_accuracy:.4f}"
+    window.undo_action.trigger()
+    assert not run.retracted and window.current_model() is run.model
