@@ -1,9 +1,9 @@
 """Spectral pruning in the window (issue 7): threshold, kept/pruned spectrum, live accuracy, Prune.
 
 Everything numerical is a call into :mod:`spectral_core.pruning`; this module only shows it.
-The accuracy of the pruned network is measured on a QThreadPool while the slider moves: one job
-runs at a time, a newer request replaces a waiting one, and a result for a superseded request is
-dropped, so the latest threshold always wins. Prune is an undoable command.
+The accuracy of the pruned network is measured by a background task (:mod:`app.tasks`) while
+the slider moves: one job runs at a time (its result is cached), a newer request replaces a
+waiting one, and only the latest request's result is shown, so the latest threshold wins. Prune is an undoable command.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.plots import live_plot
+from app.tasks import TaskRunner, TaskState
 
 KEPT_COLOR = "#009E73"
 PRUNED_COLOR = "#D55E00"
@@ -54,33 +55,15 @@ class AccuracyRequest:
     masks: list[np.ndarray]
 
 
-class _JobSignals(QObject):
-    finished = Signal(int, float)
-    failed = Signal(int, str)
+def _measure(_task: TaskState, request: AccuracyRequest) -> tuple[int, float]:
+    """Task function: prune and measure on the task's thread."""
+    from spectral_core.pruning import pruned_accuracy
 
-
-class _AccuracyJob(QRunnable):
-    """Prune and measure on a pool thread; reports through queued signals."""
-
-    def __init__(self, request: AccuracyRequest, signals: _JobSignals) -> None:
-        super().__init__()
-        self.request = request
-        self.signals = signals
-        self.setAutoDelete(True)
-
-    def run(self) -> None:
-        from spectral_core.pruning import pruned_accuracy
-
-        state = self.request.state
-        try:
-            value = pruned_accuracy(
-                state.model, state.architecture, self.request.masks,
-                state.dataset.x_test, state.dataset.y_test,
-            )
-        except Exception as error:  # reported in the panel, never raised on a pool thread
-            self.signals.failed.emit(self.request.number, f"{type(error).__name__}: {error}")
-            return
-        self.signals.finished.emit(self.request.number, value)
+    state = request.state
+    value = pruned_accuracy(
+        state.model, state.architecture, request.masks, state.dataset.x_test, state.dataset.y_test
+    )
+    return request.number, value
 
 
 class PruneCommand(QUndoCommand):
@@ -116,8 +99,10 @@ class PruningPanel(QWidget):
     def __init__(self, undo_stack: QUndoStack | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
+        # One measurement at a time; it runs to the end (its result is cached) and a newer
+        # request replaces an older waiting one: the latest threshold wins.
+        self.tasks = TaskRunner("pruning", self._show_error, cancel_running=False, parent=self)
+        self.pool = self.tasks.pool
         self.generation = 0
         self.state: PruningState | None = None
         self.masks: list[np.ndarray] = []
@@ -126,11 +111,6 @@ class PruningPanel(QWidget):
         self._accuracy_cache: dict[tuple, float] = {}
         self._request_number = 0
         self._latest: AccuracyRequest | None = None
-        self._waiting: AccuracyRequest | None = None
-        self._running: AccuracyRequest | None = None
-        self._job_signals = _JobSignals(self)
-        self._job_signals.finished.connect(self._on_job_finished)
-        self._job_signals.failed.connect(self._on_job_failed)
         self.last_accuracy = math.nan
         self.last_error = ""
 
@@ -254,7 +234,7 @@ class PruningPanel(QWidget):
         return [int(mask.sum()) for mask in self.masks]
 
     def is_busy(self) -> bool:
-        return self._running is not None or self._waiting is not None
+        return self.tasks.busy
 
     def prune(self) -> bool:
         """Replace the network by the pruned one (an undoable command); False if nothing to do."""
@@ -302,7 +282,7 @@ class PruningPanel(QWidget):
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Drop waiting work and wait for the running job (call before the panel goes away)."""
-        self._waiting = None
+        self.tasks.drop_waiting()
         return self.pool.waitForDone(timeout_ms)
 
     # == state ============================================================================
@@ -312,7 +292,7 @@ class PruningPanel(QWidget):
         self.state = state
         self._score_cache.clear()
         self._accuracy_cache.clear()
-        self._waiting = None
+        self.tasks.drop_waiting()
         self._latest = None
         self.last_accuracy = math.nan
         self.last_error = ""
@@ -424,7 +404,7 @@ class PruningPanel(QWidget):
         key = (self.current_ranking(), self.scope(), self.percentile())
         if key in self._accuracy_cache:
             self._latest = None
-            self._waiting = None
+            self.tasks.drop_waiting()
             self._show_accuracy(self._accuracy_cache[key])
             return
         self._request_number += 1
@@ -433,36 +413,21 @@ class PruningPanel(QWidget):
         )
         self._latest = request
         self.accuracy_label.setText("Test accuracy of the pruned network: measuring…")
-        if self._running is None:
-            self._start(request)
-        else:
-            self._waiting = request  # replaces an older waiting request: the latest wins
+        self.tasks.start(
+            _measure, request,
+            on_done=lambda result, request=request: self._on_measured(request, result[1]),
+            on_error=lambda message, request=request: self._on_measure_failed(request, message),
+        )
 
-    def _start(self, request: AccuracyRequest) -> None:
-        self._running = request
-        self.pool.start(_AccuracyJob(request, self._job_signals))
-
-    def _job_done(self, number: int) -> AccuracyRequest | None:
-        finished = self._running
-        self._running = None
-        if self._waiting is not None:
-            waiting, self._waiting = self._waiting, None
-            self._start(waiting)
-        return finished if finished is not None and finished.number == number else None
-
-    @Slot(int, float)
-    def _on_job_finished(self, number: int, value: float) -> None:
-        finished = self._job_done(number)
-        if finished is None or finished.state is not self.state:
+    def _on_measured(self, request: AccuracyRequest, value: float) -> None:
+        if request.state is not self.state:
             return
-        self._accuracy_cache[finished.key] = value
-        if self._latest is not None and finished.number == self._latest.number:
+        self._accuracy_cache[request.key] = value
+        if self._latest is not None and request.number == self._latest.number:
             self._show_accuracy(value)
 
-    @Slot(int, str)
-    def _on_job_failed(self, number: int, message: str) -> None:
-        finished = self._job_done(number)
-        if finished is not None and self._latest is not None and finished.number == self._latest.number:
+    def _on_measure_failed(self, request: AccuracyRequest, message: str) -> None:
+        if self._latest is not None and request.number == self._latest.number:
             self._show_error(f"could not measure the pruned network: {message}")
 
     def _show_accuracy(self, value: float) -> None:

@@ -139,6 +139,10 @@ class TaskRunner(QObject):
         """Ask the running job to stop and drop the waiting one."""
         if self._running is not None:
             self._running.state.cancel()
+        self.drop_waiting()
+
+    def drop_waiting(self) -> None:
+        """Drop the request waiting for the running job (which goes on)."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.state.cancel()
