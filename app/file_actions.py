@@ -69,7 +69,9 @@ class FileActions:
         self.save_session(path)
 
     def open_session_dialog(self) -> None:
-        path = ask_open_path(self.window, "Open a session", f"{SESSION_FILTER};;Architecture JSON (*.json)")
+        path = ask_open_path(
+            self.window, "Open a session", f"{SESSION_FILTER};;Architecture JSON (*.json)"
+        )
         if path:
             self.open_file(path)
 
@@ -103,7 +105,9 @@ class FileActions:
             self.open_file(path)
 
     def save_architecture_dialog(self) -> None:
-        path = self._ask_save("Save the architecture", "architecture.json", "Architecture JSON (*.json)")
+        path = self._ask_save(
+            "Save the architecture", "architecture.json", "Architecture JSON (*.json)"
+        )
         if not path:
             return
         try:
@@ -120,7 +124,9 @@ class FileActions:
             return None
         kind = "compact" if compact else "full"
         if path is None:
-            path = self._ask_save(f"Export the {kind} model", f"{kind}.keras", "Keras models (*.keras)")
+            path = self._ask_save(
+                f"Export the {kind} model", f"{kind}.keras", "Keras models (*.keras)"
+            )
             if not path:
                 return None
         from spectral_core.export import save_model

@@ -3,12 +3,14 @@ state) and compared with the compact model on the test set (a background task)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.lab_state import LabRun, LabState
-from app.tasks import TaskState
+from app.tasks import TaskRunner, TaskState
 
 
 def rebuild_model(run: LabRun) -> str | None:
@@ -44,7 +46,9 @@ def ensure_compact(run: LabRun) -> None:
     run.compact = retract(run.model, telescopic_flags(run.architecture))
 
 
-def compare_on_test_set(_state: TaskState, model: Any, architecture: Any, dataset: Any, source: str) -> tuple[Any, Any, Any]:
+def compare_on_test_set(
+    _state: TaskState, model: Any, architecture: Any, dataset: Any, source: str
+) -> tuple[Any, Any, Any]:
     """Task function: the compact model of ``model`` and its comparison on the test set.
 
     Returns (compact, report, dataset); the data set is loaded when ``dataset`` is None.
@@ -88,3 +92,47 @@ class RetractCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.state.set_retracted(self.run, False)
+
+
+class Retraction:
+    """Retracts runs of ``state``: the comparison runs as a background task, then an undoable
+    :class:`RetractCommand` on ``undo_stack`` makes the compact model active."""
+
+    def __init__(
+        self,
+        state: LabState,
+        undo_stack: QUndoStack,
+        show_state: Callable[..., None],
+        show_error: Callable[[str], None],
+        parent: QObject,
+    ) -> None:
+        self.state = state
+        self.undo_stack = undo_stack
+        self.show_state = show_state
+        self.show_error = show_error
+        self.runner = TaskRunner("retraction", show_error, parent=parent)
+
+    def retract(self, run: LabRun) -> None:
+        if run.model is None:
+            self.show_error(
+                f"{run.name}: no trained weights to retract (the session file has none)"
+            )
+            return
+        if run.compact is not None and run.report is not None:
+            self.undo_stack.push(RetractCommand(self.state, run))
+            return
+        self.show_state(f"retracting {run.name} and comparing on the test set…")
+
+        def done(result: tuple[Any, Any, Any]) -> None:
+            run.compact, run.record.report, run.dataset = result
+            self.show_state(f"{run.name} retracted", 1000)
+            self.undo_stack.push(RetractCommand(self.state, run))
+
+        self.runner.start(
+            compare_on_test_set,
+            run.model,
+            run.architecture,
+            run.dataset,
+            run.dataset_source,
+            on_done=done,
+        )

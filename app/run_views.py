@@ -25,7 +25,10 @@ from spectral_core.regimes import PAPER_NAMES
 
 NO_RUN_TEXT = "No run yet. Build a stack, pick a regime and press Train (Ctrl+R)."
 METRICS, SPECTRUM, WEIGHTS, MODEL = (
-    "loss and accuracy", "eigenvalue spectrum", "weight distributions", "model",
+    "loss and accuracy",
+    "eigenvalue spectrum",
+    "weight distributions",
+    "model",
 )
 
 
@@ -51,7 +54,11 @@ class RunViews:
         """Everything of ``run`` in every view: batches, epochs, spectra, distributions."""
         draw = self.guard.call
         if run is None:
-            for name, panel in ((METRICS, self.metrics), (SPECTRUM, self.spectrum), (WEIGHTS, self.weights)):
+            for name, panel in (
+                (METRICS, self.metrics),
+                (SPECTRUM, self.spectrum),
+                (WEIGHTS, self.weights),
+            ):
                 draw(name, panel.clear)
             draw(MODEL, self.show_summary, None)
             return
@@ -61,7 +68,12 @@ class RunViews:
         draw(METRICS, self.metrics.set_batch_points, record.batch_points)
         if record.histograms or record.histogram_history:
             draw(WEIGHTS, self.weights.set_live, record.histograms)
-            draw(WEIGHTS, self.weights.set_histories, record.histogram_history, record.compact_histograms)
+            draw(
+                WEIGHTS,
+                self.weights.set_histories,
+                record.histogram_history,
+                record.compact_histograms,
+            )
         else:
             draw(WEIGHTS, self.weights.clear)
         if record.eigen_history:
@@ -73,7 +85,9 @@ class RunViews:
 
     def show_overlays(self, runs: Sequence[LabRun]) -> None:
         """Overlay the curves and weight distributions of ``runs`` (the selection)."""
-        self.guard.call(METRICS, self.metrics.set_overlays, [(run.name, run.history) for run in runs])
+        self.guard.call(
+            METRICS, self.metrics.set_overlays, [(run.name, run.history) for run in runs]
+        )
         self.guard.call(
             WEIGHTS, self.weights.set_run_overlays, [(run.name, run.histograms()) for run in runs]
         )
@@ -117,17 +131,28 @@ class RunViews:
     def start_live(self, epochs: int) -> None:
         """Clear every view for a new run of ``epochs`` epochs."""
         self.guard.reset()
-        for name, panel in ((METRICS, self.metrics), (SPECTRUM, self.spectrum), (WEIGHTS, self.weights)):
+        for name, panel in (
+            (METRICS, self.metrics),
+            (SPECTRUM, self.spectrum),
+            (WEIGHTS, self.weights),
+        ):
             self.guard.call(name, panel.clear)
         self.guard.call(METRICS, self.metrics.set_epoch_span, epochs)
 
-    def draw_epoch(self, snapshot: Any, history: list[dict[str, float]], eigen_history: list[Any]) -> None:
+    def draw_epoch(
+        self, snapshot: Any, history: list[dict[str, float]], eigen_history: list[Any]
+    ) -> None:
         """A training epoch ended: its curves, spectra over epochs and distributions."""
         draw = self.guard.call
         draw(METRICS, self.metrics.set_history, history)
         draw(SPECTRUM, self.spectrum.set_history, eigen_history)
         draw(WEIGHTS, self.weights.set_live, snapshot.histograms)
-        draw(WEIGHTS, self.weights.set_histories, snapshot.histogram_history, snapshot.compact_histograms)
+        draw(
+            WEIGHTS,
+            self.weights.set_histories,
+            snapshot.histogram_history,
+            snapshot.compact_histograms,
+        )
 
     def draw_latest(self, visible: Any, snapshot: Any, batch_points: np.ndarray) -> None:
         """The timer's redraw: only the view on screen (``visible``) is redrawn."""

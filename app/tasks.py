@@ -120,9 +120,17 @@ class TaskRunner(QObject):
         self._numbers += 1
         state = TaskState(self._relay, self._numbers)
         request = _Request(
-            self._numbers, function, args, state,
-            {"done": on_done, "error": on_error, "progress": on_progress, "partial": on_partial,
-             "finished": on_finished},
+            self._numbers,
+            function,
+            args,
+            state,
+            {
+                "done": on_done,
+                "error": on_error,
+                "progress": on_progress,
+                "partial": on_partial,
+                "finished": on_finished,
+            },
         )
         if self._running is None:
             self._launch(request)
@@ -156,7 +164,9 @@ class TaskRunner(QObject):
         """Wait for the running and waiting jobs, delivering their results; False on timeout."""
         deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
         while self.busy:
-            remaining = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            remaining = (
+                -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            )
             if not self.pool.waitForDone(remaining):
                 return False
             QCoreApplication.sendPostedEvents(self)  # deliver done (queued to this object's slots)

@@ -73,7 +73,10 @@ class TrainingController(QObject):
         # model: painting while it runs Python would wait for the GIL at every Qt call.
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self.runner.start(
-            job, on_done=self._on_done, on_error=self._on_failed, on_partial=self._on_partial,
+            job,
+            on_done=self._on_done,
+            on_error=self._on_failed,
+            on_partial=self._on_partial,
             on_finished=self._on_finished,
         )
         self.redraw_timer.start()
@@ -118,9 +121,14 @@ class TrainingController(QObject):
         control = job.control
         if snapshot.kind != "end" and not control.paused and not control.stop_requested:
             self.views.guard.call(
-                "progress", self.run_panel.show_progress,
-                snapshot.epoch + 1, snapshot.epochs, snapshot.batch, snapshot.batches_per_epoch,
-                snapshot.progress, snapshot.elapsed,
+                "progress",
+                self.run_panel.show_progress,
+                snapshot.epoch + 1,
+                snapshot.epochs,
+                snapshot.batch,
+                snapshot.batches_per_epoch,
+                snapshot.progress,
+                snapshot.elapsed,
             )
         self.views.draw_latest(self.tabs.currentWidget(), snapshot, job.batch_points())
 
@@ -146,7 +154,9 @@ class TrainingController(QObject):
         # The run's life first (idle, listed, status, autosave via the state), then the views.
         self._on_finished()
         message = run.ended
-        accuracy = f"test accuracy {run.test_accuracy:.4f}" if math.isfinite(run.test_accuracy) else ""
+        accuracy = (
+            f"test accuracy {run.test_accuracy:.4f}" if math.isfinite(run.test_accuracy) else ""
+        )
         self.status_label.setText(f"{run.name} {message}; {accuracy}")
         self._show_state(f"{run.name}: {message}", 1000)
         if run.record.diverged:
@@ -159,7 +169,9 @@ class TrainingController(QObject):
         self.show_message(message, "error")
         self.views.guard.call("loss and accuracy", self.views.metrics.set_epoch_span, None)
         self._show_state("failed", 0)
-        self.status_label.setText("The run failed; nothing was lost: fix the cause and train again.")
+        self.status_label.setText(
+            "The run failed; nothing was lost: fix the cause and train again."
+        )
 
     def _on_finished(self) -> None:
         """Always, once per run (success, failure or cancel): back to idle."""

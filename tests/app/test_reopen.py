@@ -190,7 +190,7 @@ def test_a_recovered_run_retracts_in_the_background_and_gains_its_test_accuracy(
     (run,) = window.runs_list.entries()
     assert run.model is not None and "no test metrics" in window.result_label.text()
     window.run_panel.retract_button.click()
-    assert window.retraction.busy and not run.retracted  # the GUI thread is free meanwhile
+    assert window.retraction.runner.busy and not run.retracted  # the GUI thread is free meanwhile
     qtbot.waitUntil(lambda: run.retracted, timeout=30_000)
     assert run.report is not None and run.test_accuracy == run.report.accuracy_before
     assert "became" in window.result_label.text()

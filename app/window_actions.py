@@ -1,0 +1,181 @@
+"""The window's actions and menus (with their shortcuts), and when each is enabled.
+
+Adding a command: one row in :func:`build_actions`'s table (and a rule in
+:func:`update_actions` if it is not always available).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+
+def make_action(parent: Any, text: str, shortcut: Any, slot: Any, tip: str = "") -> QAction:
+    """A QAction calling ``slot()`` (triggered's bool dropped: it would land in a parameter)."""
+    action = QAction(text, parent)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.setStatusTip(tip)
+    action.setToolTip(tip or text.replace("&", ""))
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
+def build_actions(window: Any) -> None:
+    """Create ``window.<name>_action`` for every command and the File/Edit/Run/View menus."""
+    key, files = QKeySequence.StandardKey, window.files
+    file, run = "&File", "&Run"
+    table = [  # name, text, shortcut, slot, tip, menu
+        ("open_session", "&Open session…", key.Open, files.open_session_dialog, "", file),
+        ("save_session", "&Save session", key.Save, files.save_session_dialog, "", file),
+        (
+            "save_session_as",
+            "Save session &as…",
+            "Ctrl+Shift+S",
+            lambda: files.save_session_dialog(ask=True),
+            "",
+            file,
+        ),
+        (
+            "open_architecture",
+            "Open &architecture…",
+            "Ctrl+Shift+O",
+            files.open_architecture_dialog,
+            "Load a layer stack from an architecture JSON file",
+            file,
+        ),
+        (
+            "save_architecture",
+            "Save a&rchitecture…",
+            None,
+            files.save_architecture_dialog,
+            "Write the layer stack to an architecture JSON file",
+            file,
+        ),
+        (
+            "export_compact",
+            "&Export compact model…",
+            "Ctrl+E",
+            lambda: files.export_model(True),
+            "The retracted model as a .keras file that plain Keras loads",
+            file,
+        ),
+        (
+            "export_full",
+            "Export &full model…",
+            "Ctrl+Shift+E",
+            lambda: files.export_model(False),
+            "The trained model with its spectral layers as a .keras file",
+            file,
+        ),
+        (
+            "export_metrics",
+            "Export &metrics (CSV)…",
+            "Ctrl+Shift+M",
+            files.export_metrics,
+            "Per-epoch loss and accuracy of the selected run",
+            file,
+        ),
+        ("quit", "&Quit", key.Quit, window.close, "", file),
+        ("train", "&Train", "Ctrl+R", window.start_training, "Train (Ctrl+R)", run),
+        (
+            "pause",
+            "&Pause",
+            "Ctrl+P",
+            window.toggle_pause,
+            "Pause or resume after the current batch (Ctrl+P)",
+            run,
+        ),
+        (
+            "stop",
+            "S&top",
+            "Ctrl+.",
+            window.stop_training,
+            "Stop after the current batch, keeping the weights so far (Ctrl+.)",
+            run,
+        ),
+        (
+            "retract",
+            "&Retract",
+            "Ctrl+T",
+            window.retract,
+            "Fold telescopic layers into a compact model of plain Dense layers (Ctrl+T)",
+            run,
+        ),
+    ]
+    menus = {title: window.menuBar().addMenu(title) for title in (file, "&Edit", run, "&View")}
+    for name, text, shortcut, slot, tip, menu in table:
+        action = make_action(window, text, shortcut, slot, tip)
+        setattr(window, f"{name}_action", action)
+        menus[menu].addAction(action)
+        if name == "open_session":
+            menus[menu].addMenu(files.recent_menu)
+        elif name == "export_metrics":
+            plot_menu = menus[menu].addMenu("Export &plot")
+            for title in window.plots():
+                plot_menu.addAction(
+                    title + "…", lambda title=title: files.export_plot_dialog(title)
+                )
+        if name in ("save_session_as", "save_architecture", "export_metrics"):
+            menus[menu].addSeparator()
+    window.undo_action = window.editor.undo_stack.createUndoAction(window, "&Undo")
+    window.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+    window.redo_action = window.editor.undo_stack.createRedoAction(window, "&Redo")
+    window.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+    menus["&Edit"].addActions([window.undo_action, window.redo_action])
+    window.view_menu, window.tab_actions = menus["&View"], []
+    for index in range(window.tabs.count()):
+        add_view_action(window, window.tabs.widget(index))
+    files.update_recent_menu()
+
+
+def add_view_action(window: Any, widget: QWidget) -> None:
+    """View menu entry (Ctrl+1, Ctrl+2, ...) that brings ``widget``'s tab to the front."""
+    title = window.tabs.tabText(window.tabs.indexOf(widget)).replace("&&", "&")
+    number = len(window.tab_actions) + 1
+    action = make_action(
+        window,
+        title,
+        f"Ctrl+{number}" if number < 10 else None,
+        lambda: window.tabs.setCurrentWidget(widget),
+    )
+    window.tab_actions.append(action)
+    window.view_menu.addAction(action)
+
+
+def update_actions(window: Any) -> None:
+    """Enable each command (and its run-panel button) for the lab state as it is now."""
+    state, run, panel = window.state, window.state.current, window.run_panel
+    training, paused = state.is_training, state.status == "paused"
+    has_model = run is not None and run.model is not None
+    can_retract = not training and has_model and run.has_telescopic and not run.retracted
+    rules = (
+        (window.train_action, window.tensorflow_ready and not training),
+        (window.pause_action, training),
+        (window.stop_action, training),
+        (window.retract_action, can_retract),
+        (window.export_compact_action, has_model),
+        (window.export_full_action, has_model),
+        (window.export_metrics_action, run is not None),
+        (window.open_session_action, not training),
+    )
+    for action, enabled in rules:
+        action.setEnabled(enabled)
+    window.pause_action.setText("&Resume" if paused else "&Pause")
+    window.device_bar.picker.setEnabled(window.tensorflow_ready and not training)
+    buttons = (
+        (panel.train_button, window.train_action),
+        (panel.pause_button, window.pause_action),
+        (panel.stop_button, window.stop_action),
+        (panel.retract_button, window.retract_action),
+    )
+    for button, action in buttons:
+        button.setEnabled(action.isEnabled())
+    panel.pause_button.setText("Resume" if paused else "Pause")
+    panel.retract_button.setToolTip(
+        window.retract_action.toolTip()
+        if run is None or run.has_telescopic
+        else "The current run has no telescopic layers"
+    )
