@@ -18,9 +18,7 @@ from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
-SUBCOMMANDS: list[str] = [
-    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep", "spectral_core.bench"
-]
+SUBCOMMANDS: list[str] = ["spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep"]
 
 
 class CommandError(Exception):
