@@ -18,6 +18,10 @@ __version__ = "0.1.0"
 
 def _register_layers() -> None:
     import spectral_core.layers  # noqa: F401  (the decorators register the layers)
+    from spectral_core.devices import enable_gpu_memory_growth
+
+    # Before any GPU is used, so several workers can share one (no-op without a GPU).
+    enable_gpu_memory_growth()
 
 
 class _RegisterOnKerasImport(importlib.abc.MetaPathFinder):
