@@ -18,15 +18,16 @@ from pathlib import Path
 import shtab
 
 from spectral_core import __version__
-from spectral_core.architecture import Architecture, ArchitectureError
+from spectral_core.architecture import Architecture, load_preset, preset_names
 from spectral_core.config import INITIALIZATION_NAMES, OPTIMIZER_NAMES
+from spectral_core.errors import SpectralLabError
 from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
 SUBCOMMANDS: list[str] = ["spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep"]
 
 
-class CommandError(Exception):
+class CommandError(SpectralLabError):
     """A user-facing error: printed without a traceback, exit status 2."""
 
 
@@ -75,12 +76,9 @@ def display_available(environ: dict[str, str] | None = None, platform: str | Non
 
 def load_architecture(path: str) -> Architecture:
     """An architecture from a JSON file, or a preset by name (``perceptron``, ``wide_linear``…)."""
-    from resources import PRESETS
-
-    candidate = Path(path)
-    if not candidate.exists() and (PRESETS / f"{path}.json").exists():
-        candidate = PRESETS / f"{path}.json"
-    return Architecture.load(candidate)
+    if not Path(path).exists() and path in preset_names():
+        return load_preset(path)
+    return Architecture.load(path)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -248,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv or [])])
     try:
         return int(args.func(args) or 0)
-    except (ArchitectureError, CommandError, ValueError, OSError) as error:
+    except (SpectralLabError, ValueError, OSError) as error:  # ValueError: Keras's own
         print(f"spectral-lab {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

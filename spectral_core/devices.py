@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from spectral_core.errors import SpectralLabError
+
 # Start-up lines TensorFlow's C++ side prints on every machine without a GPU: absl's notice, its
 # INFO/WARNING lines, and CUDA probes that fail because there is no CUDA. Real errors still show.
 _START_UP_NOISE = re.compile(
@@ -25,7 +27,7 @@ _START_UP_NOISE = re.compile(
 )
 
 
-class DeviceError(ValueError):
+class DeviceError(SpectralLabError):
     """A device name TensorFlow does not know; the message lists the devices it does."""
 
 
@@ -39,6 +41,7 @@ class Device:
 
     @property
     def label(self) -> str:
+        """What the device picker shows, e.g. ``CPU (/device:CPU:0)``."""
         if self.kind == "CPU":
             return f"CPU ({self.name})"
         return f"{self.description} ({self.name})"

@@ -21,6 +21,7 @@ import numpy as np
 
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.experiments import (
     DataSource,
     ExperimentError,
@@ -75,7 +76,7 @@ MAX_SWEEP_BYTES = 1_000_000
 MAX_RUNS = 100_000
 
 
-class SweepError(ValueError):
+class SweepError(SpectralLabError):
     """A sweep file is invalid; ``path`` names the field (e.g. ``grid.learning_rate[1]``)."""
 
     def __init__(self, path: str, message: str) -> None:
@@ -232,6 +233,7 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
 
 
 def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file; every error names the file and the field."""
     file = Path(path)
     try:
         if file.stat().st_size > MAX_SWEEP_BYTES:
@@ -303,6 +305,7 @@ def run_sweep(
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register the ``sweep`` subcommand (its help shows a valid sweep file)."""
     parser = subparsers.add_parser(
         "sweep",
         help="run a grid of trainings from a JSON file (local processes or a Dask cluster)",
@@ -323,6 +326,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """``spectral-lab sweep``: run the grid, print the summary; exit 1 if any run failed."""
     sweep = load_sweep(args.sweep_file)
     outcome = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler,
                         quiet=args.quiet)
