@@ -149,6 +149,7 @@ class _EngineCallback(keras.callbacks.Callback):
         self._start = time.perf_counter()
         self._good_weights: list[np.ndarray] | None = None
         self._good_epoch = 0
+        self._call_first_batch = 1
         self._history: dict[str, HistogramHistory] = {}
         self._compact_history: dict[str, HistogramHistory] = {}
 
@@ -197,6 +198,9 @@ class _EngineCallback(keras.callbacks.Callback):
             self._record_histories()
             self._emit("epoch", 0, {}, full=True)
 
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self._call_first_batch = batch + 1  # a compiled call may run several batches
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
         self._epoch_start = time.perf_counter()
@@ -205,7 +209,7 @@ class _EngineCallback(keras.callbacks.Callback):
         logs = logs or {}
         loss = float(logs.get("loss", 0.0))
         if not math.isfinite(loss):
-            self._diverge(batch + 1)
+            self._diverge(batch + 1, first=self._call_first_batch)
             return
         now = time.perf_counter()
         if self.observers and now - self._last_snapshot >= self.config.snapshot_interval:
@@ -240,11 +244,14 @@ class _EngineCallback(keras.callbacks.Callback):
             self._record_histories()
             self._emit("epoch", self.batches_per_epoch, {k: v for k, v in row.items()}, full=True)
 
-    def _diverge(self, batch: int) -> None:
+    def _diverge(self, batch: int, first: int | None = None) -> None:
         self.model.stop_training = True
         if self._good_weights is not None:
             self.network.set_weights(self._good_weights)
-        where = f"epoch {self._epoch + 1}, batch {batch}"
+        if first is None or first >= batch:
+            where = f"epoch {self._epoch + 1}, batch {batch}"
+        else:  # seen at the end of a compiled call of several batches
+            where = f"epoch {self._epoch + 1}, in batches {first}–{batch}"
         kept = (
             f"the weights from the end of epoch {self._good_epoch} were kept"
             if self._good_epoch
