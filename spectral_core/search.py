@@ -669,7 +669,7 @@ class _Progress:
         self.bar.close()
 
 
-def _open_study(study: Study, storage: Any) -> Any:
+def _open_study(study: Study, storage: Any, study_folder: Path) -> Any:
     """Create the stored study, or check that the stored one has this file's definition."""
     import optuna
 
@@ -686,7 +686,7 @@ def _open_study(study: Study, storage: Any) -> Any:
     elif old != definition:
         changed = sorted(key for key in set(old) | set(definition) if old.get(key) != definition.get(key))
         raise ExperimentError(
-            f"the study stored there was made with another {', '.join(changed)}; use the same "
+            f"{study_folder}: the study stored there was made with another {', '.join(changed)}; use the same "
             "study file to resume it, or another --out"
         )
     # Trials left running by an interrupted search belong to no live worker (the folder lock
@@ -745,7 +745,7 @@ def run_search(
                 worker_storage: Any = storage
             else:
                 storage, worker_storage = make_storage(url), url
-            stored = _open_study(study, storage)
+            stored = _open_study(study, storage, folder)
             before = _states(stored)
             remaining = trials - before["COMPLETE"] - before["PRUNED"]
             progress = _Progress(trials, quiet)

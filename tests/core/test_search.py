@@ -90,11 +90,16 @@ def test_search_prunes_writes_results_and_resumes_without_repeating(data_file, t
     assert training.learning_rate == pytest.approx(best["params"]["learning_rate"])
     assert training.epochs == 2 and study_best_regime(folder) == "direct-full"
 
+    # A trial left running by an interrupted search is marked failed and does not count.
+    import optuna
+
+    optuna.load_study(study_name="spectral-lab", storage=f"sqlite:///{folder / 'study.db'}").ask()
     # Resuming: the three finished trials stay as they are, two more are added.
     second = run_search(study, folder, trials=5, workers=0, quiet=True)
-    assert second.ran == 2 and second.finished == 5
+    assert second.ran == 2 and second.finished == 5 and second.failed == 1
     resumed = read_trials(folder)
-    assert [row["trial"] for row in resumed] == ["0", "1", "2", "3", "4"]
+    assert [row["trial"] for row in resumed] == ["0", "1", "2", "3", "4", "5"]
+    assert resumed[3]["state"] == "fail"
     for before, after in zip(rows, resumed[:3], strict=True):
         assert (before["params"], before["val_accuracy"], before["finished_at"]) == \
             (after["params"], after["val_accuracy"], after["finished_at"])
@@ -102,7 +107,7 @@ def test_search_prunes_writes_results_and_resumes_without_repeating(data_file, t
     assert run_search(study, folder, trials=4, workers=0, quiet=True).ran == 0
 
     changed = parse_study(study_dict(data_file, regimes=["lambda"]))
-    with pytest.raises(ValueError, match="regimes"):
+    with pytest.raises(ValueError, match="another regimes"):
         run_search(changed, folder, trials=6, workers=0, quiet=True)
 
 
@@ -123,6 +128,18 @@ def test_search_on_a_dask_cluster(data_file, tmp_path):
     assert (tmp_path / "dask" / "study.db").exists()
     assert len(read_trials(tmp_path / "dask")) == 2
     assert load_study_best(tmp_path / "dask")[1].learning_rate is not None
+
+
+@pytest.mark.slow
+def test_search_with_two_worker_processes_sharing_the_storage(data_file, tmp_path):
+    study = parse_study(study_dict(
+        data_file, first_trials=[],
+        space={"learning_rate": {"type": "float", "low": 0.01, "high": 0.1, "log": True}},
+    ))
+    outcome = run_search(study, tmp_path / "pool", trials=2, workers=2, quiet=True)
+    assert outcome.finished == 2 and outcome.failed == 0
+    rows = read_trials(tmp_path / "pool")
+    assert len({row["params"] for row in rows}) == 2  # each worker drew its own point
 
 
 @pytest.mark.parametrize(
