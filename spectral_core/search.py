@@ -982,7 +982,7 @@ def add_parser(subparsers: Any) -> None:
         help="tune training settings and layer sizes with Optuna (pruning, resumable, Dask)",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("study_file", metavar="STUDY.json", help="what to search (see the docs)")
+    parser.add_argument("study_file", metavar="STUDY.json", help="what to search (format: docs/studies/README.md)")
     parser.add_argument("--trials", type=int, required=True,
                         help="finished trials the study should hold (a resumed study counts its own)")
     parser.add_argument("--out", required=True, help="study folder (resumed if it exists)")
@@ -1003,6 +1003,9 @@ def cmd_search(args: argparse.Namespace) -> int:
               f"test accuracy {best['test_accuracy']:.4f} (evaluated once, after the search)")
         print(f"best settings: {json.dumps(best['params'], sort_keys=True)}")
         print(f"train it again: {best['train_command']}")
+    else:
+        print("no trial completed (all pruned or failed), so there is no best trial yet; run "
+              "the same command with more --trials", file=sys.stderr)
     for note in outcome.notes:
         print(note, file=sys.stderr)
     print("wrote " + ", ".join(str(path) for path in outcome.files))

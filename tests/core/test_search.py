@@ -205,6 +205,14 @@ def test_study_file_errors_name_the_file_and_presets_resolve(tmp_path, data_file
     assert study.regimes == ["lambda", "lambda-phi"]
 
 
+def test_load_study_best_explains_a_folder_without_a_best_trial(tmp_path):
+    with pytest.raises(ValueError, match="no readable best.json"):
+        load_study_best(tmp_path)
+    (tmp_path / BEST_FILE).write_text(json.dumps({"architecture": TINY}))
+    with pytest.raises(ValueError, match="config: is missing"):
+        load_study_best(tmp_path)
+
+
 def test_the_shipped_mnist_study_file_is_valid(repo_root, tmp_path):
     data = json.loads((repo_root / "docs" / "studies" / "lambda_nonlinear.json").read_text())
     data["dataset"] = str(write_digits_npz(tmp_path / "d.npz", train=20, test=10))
