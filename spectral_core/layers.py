@@ -33,11 +33,13 @@ PACKAGE = "spectral_lab"
 
 
 def paper_phi_initializer(seed: int | None = None) -> keras.initializers.Initializer:
-    return keras.initializers.RandomUniform(-0.5, 0.5, seed=seed)
+    """φ ~ U(−0.2, 0.2), as the paper's authors' code draws it (scheme ``paper``)."""
+    return keras.initializers.RandomUniform(-0.2, 0.2, seed=seed)
 
 
 def paper_eigvals_out_initializer(seed: int | None = None) -> keras.initializers.Initializer:
-    return keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
+    """λ_out ~ U(0.5, 1.5): the authors' output diagonal 1 + U(−0.5, 0.5) (scheme ``paper``)."""
+    return keras.initializers.RandomUniform(0.5, 1.5, seed=seed)
 
 
 def _check_positive_int(value: Any, name: str) -> int:
