@@ -922,7 +922,7 @@ def trials_csv(stored: Any) -> str:
             "settings": json.dumps(settings, sort_keys=True) if record else "",
         }
         if record:
-            for key in ("epochs", "learning_rate", "batch_size", "optimizer"):
+            for key in ("epochs", "learning_rate", "batch_size", "optimizer", "initialization"):
                 row[key] = settings.get(key, getattr(defaults, key))
         writer.writerow(row)
     return buffer.getvalue()

@@ -73,6 +73,7 @@ def test_search_prunes_writes_results_and_resumes_without_repeating(data_file, t
     # The sweep's columns where they apply; test columns stay empty for trials.
     assert rows[0]["regime"] == "direct-full" and rows[0]["widths"] == "784-16-10"
     assert rows[0]["learning_rate"] == "0.05" and rows[0]["test_accuracy"] == ""
+    assert rows[0]["initialization"] == "paper"  # the default, as sweeps show it
 
     best = json.loads((folder / BEST_FILE).read_text())
     assert best["trial"] == first.best["trial"]
