@@ -19,7 +19,8 @@ from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
 SUBCOMMANDS: list[str] = [
-    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep", "spectral_core.bench"
+    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep", "spectral_core.bench",
+    "spectral_core.search",
 ]
 
 
