@@ -54,10 +54,14 @@ class SnapshotCallback(_EngineCallback):
         config = TrainingConfig(
             snapshot_interval=snapshot_interval, histogram_bins=histogram_bins
         ).validate()
-        super().__init__(config, list(observers), control or TrainingControl(), 0, telescopic)
+        # The network is the model fit trains, known once fit starts (on_train_begin).
+        super().__init__(
+            config, list(observers), control or TrainingControl(), 0, telescopic, None  # type: ignore[arg-type]
+        )
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        """Read the number of epochs and of batches per epoch from ``fit``, then start."""
+        """Read the model, the number of epochs and of batches per epoch from ``fit``, then start."""
+        self.network = self.model
         params = self.params or {}
         if params.get("epochs"):
             self.config = dataclasses.replace(self.config, epochs=int(params["epochs"]))

@@ -24,7 +24,9 @@ from spectral_core.errors import SpectralLabError
 from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
-SUBCOMMANDS: list[str] = ["spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep"]
+SUBCOMMANDS: list[str] = [
+    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep", "spectral_core.search",
+]
 
 
 class CommandError(SpectralLabError):

@@ -54,6 +54,13 @@ class TrainingConfig:
     eigenvalue_penalty: str = "none"  # none, l1 or l2 on the trained λ_out
     eigenvalue_penalty_weight: float = 0.0
     jit_compile: bool = False
+    # Batches per compiled call (Keras steps_per_execution); 0 picks it from the step's cost so a
+    # call lasts about 20 ms (observers and stop/pause act between calls). 1 when
+    # snapshot_interval is 0 (observers asked for every batch).
+    steps_per_execution: int = 0
+    # Memory for the first layer's cached input projection (spectral_core.projection); above it
+    # the engine trains uncached and says so. 0 turns the cache off.
+    projection_cache_mb: int = 1024
     initialization: str = DEFAULT_INITIALIZATION  # one of INITIALIZATION_NAMES
 
     def validate(self) -> TrainingConfig:
@@ -68,6 +75,8 @@ class TrainingConfig:
         integer("batch_size", 1, 1_000_000)
         integer("seed", 0, 2**31 - 1)
         integer("histogram_bins", 2, 1000)
+        integer("steps_per_execution", 0, 10_000)
+        integer("projection_cache_mb", 0, 1_000_000)
         if self.learning_rate is not None and not (
             isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 10
         ):

@@ -112,6 +112,7 @@ def test_every_error_about_input_shares_one_base():
         pruning,
         regimes,
         safe_arrays,
+        search,
         session,
         sweep,
     )
@@ -120,7 +121,7 @@ def test_every_error_about_input_shares_one_base():
         architecture.ArchitectureError, config.ConfigError, data.DataError, devices.DeviceError,
         export.ModelFileError, files.WriteError, pruning.PruningError, regimes.RegimeError,
         safe_arrays.ArrayFileError, session.SessionError, sweep.SweepError,
-        experiments.ExperimentError, cli.CommandError,
+        experiments.ExperimentError, cli.CommandError, search.StudyError,
     ]
     for error_class in classes:
         assert issubclass(error_class, sc.SpectralLabError), error_class
