@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
 from spectral_core.architecture import Architecture, LayerSpec
@@ -334,23 +335,19 @@ class RunLog:
 
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
-    """Refuse a second sweep writing into the same folder at the same time."""
+    """Refuse a second sweep writing into the same folder at the same time (any OS: the lock is
+    ``filelock``'s, an OS lock on ``.lock`` that ends with the process, even when it crashes)."""
+    lock = filelock.FileLock(folder / ".lock", timeout=0)
     try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, the log is still append-only
+        lock.acquire()
+    except filelock.Timeout:
+        raise ExperimentError(
+            f"{folder}: another sweep is writing into this folder; wait for it or use another --out"
+        ) from None
+    try:
         yield
-        return
-    with open(folder / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ExperimentError(
-                f"{folder}: another sweep is writing into this folder; wait for it or use another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        lock.release()
 
 
 def check_manifest(folder: Path, manifest: dict[str, Any]) -> None:

@@ -54,12 +54,33 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(temp, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temp, target)
+        fsync_folder(folder)
     except BaseException as error:
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(error, OSError) and not isinstance(error, WriteError):
             raise WriteError(f"cannot write {target}: {error.strerror or error}") from error
         raise
+
+
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries to disk, so that a rename into it survives a power cut.
+
+    POSIX only (Windows cannot open a folder); best effort: the file is already in place, and
+    some file systems refuse to fsync a folder.
+    """
+    if os.name != "posix":
+        return
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
