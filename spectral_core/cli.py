@@ -10,6 +10,7 @@ Shell completion: ``spectral-lab --print-completion bash`` (or zsh, tcsh), made 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import sys
@@ -96,29 +97,56 @@ def cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+# TrainingConfig fields the training options set (the rest come from --config or defaults).
+SETTING_OPTIONS = (
+    "epochs", "batch_size", "learning_rate", "optimizer", "seed", "validation_fraction",
+    "eigenvalue_penalty", "eigenvalue_penalty_weight", "jit_compile", "initialization",
+)
+
+
+class _Given(argparse._StoreAction):
+    """Stores the value and notes that the option was given, so it overrides ``--config``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        super().__call__(parser, namespace, values, option_string)
+        namespace.given_settings = {*getattr(namespace, "given_settings", ()), self.dest}
+
+
+class _GivenTrue(argparse._StoreTrueAction):
+    """``store_true`` that notes the option was given (see :class:`_Given`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        super().__call__(parser, namespace, values, option_string)
+        namespace.given_settings = {*getattr(namespace, "given_settings", ()), self.dest}
+
+
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """The training settings every training command takes (``TrainingConfig`` fields)."""
     from spectral_core.config import TrainingConfig
 
     defaults = TrainingConfig()
-    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="passes over the data")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument(
-        "--learning-rate", type=float, default=None, help="default: 0.03 linear, 0.01 non-linear"
-    )
-    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=defaults.optimizer)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument(
+        "--config", metavar="FILE",
+        help="JSON file of training settings (format: docs/schemas/training-config.schema.json); "
+        "the options below, when given, override it",
+    ).complete = shtab.FILE  # type: ignore[attr-defined]
+    add = functools.partial(parser.add_argument, action=_Given)
+    add("--epochs", type=int, default=defaults.epochs, help="passes over the data")
+    add("--batch-size", type=int, default=defaults.batch_size)
+    add("--learning-rate", type=float, default=None, help="default: 0.03 linear, 0.01 non-linear")
+    add("--optimizer", choices=OPTIMIZER_NAMES, default=defaults.optimizer)
+    add("--seed", type=int, default=defaults.seed)
+    add(
         "--validation-fraction", type=float, default=defaults.validation_fraction,
         help="share of the training images held out for validation",
     )
-    parser.add_argument(
-        "--eigenvalue-penalty", choices=("none", "l1", "l2"), default="none",
+    add(
+        "--eigenvalue-penalty", choices=("none", "l1", "l2"), default=defaults.eigenvalue_penalty,
         help="regularize the trained eigenvalues (sharpens node importance for pruning)",
     )
-    parser.add_argument("--eigenvalue-penalty-weight", type=float, default=0.0)
-    parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
-    parser.add_argument(
+    add("--eigenvalue-penalty-weight", type=float, default=defaults.eigenvalue_penalty_weight)
+    parser.add_argument("--jit-compile", action=_GivenTrue, help="compile steps with XLA")
+    add(
         "--initialization", choices=INITIALIZATION_NAMES, default=defaults.initialization,
         help="initial φ and eigenvalues; the schemes are described in docs/REPRODUCTION.md",
     )
@@ -128,21 +156,16 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """The validated ``TrainingConfig`` the options of :func:`add_training_options` describe."""
+    """The validated ``TrainingConfig`` of ``--config FILE`` (if given) and the options given,
+    which take precedence over the file."""
     from spectral_core.config import TrainingConfig
 
-    return TrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        optimizer=args.optimizer,
-        seed=args.seed,
-        validation_fraction=args.validation_fraction,
-        eigenvalue_penalty=args.eigenvalue_penalty,
-        eigenvalue_penalty_weight=args.eigenvalue_penalty_weight,
-        jit_compile=args.jit_compile,
-        initialization=args.initialization,
-    ).validate()
+    settings = {name: getattr(args, name) for name in SETTING_OPTIONS}
+    if getattr(args, "config", None):
+        given = getattr(args, "given_settings", set())
+        from_file = TrainingConfig.load(args.config).to_dict()
+        settings = {**from_file, **{key: settings[key] for key in given}}
+    return TrainingConfig.from_dict(settings)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,42 @@ class ConfigError(SpectralLabError):
     """A training setting is out of range; the message names the field and the allowed values."""
 
 
+# What each setting allows, declared once: TrainingConfig.validate checks it (through pydantic,
+# spectral_core.formats) and docs/schemas/training-config.schema.json shows it to editors.
+# Keys: ge/gt/le/lt bounds, choices, and the description a schema shows.
+LIMITS: dict[str, dict[str, Any]] = {
+    "epochs": {"ge": 1, "le": 10_000, "description": "passes over the training images"},
+    "batch_size": {"ge": 1, "le": 1_000_000, "description": "images per training step"},
+    "learning_rate": {
+        "gt": 0, "le": 10, "description": "null: 0.03 for linear networks, 0.01 otherwise",
+    },
+    "optimizer": {"choices": OPTIMIZER_NAMES, "description": "Keras optimizer"},
+    "seed": {"ge": 0, "le": 2**31 - 1, "description": "seed of weights, shuffling and split"},
+    "validation_fraction": {
+        "ge": 0, "lt": 1, "description": "share of the training images held out for validation",
+    },
+    "snapshot_interval": {
+        "ge": 0, "description": "seconds between batch snapshots to observers; 0: every batch",
+    },
+    "histogram_bins": {"ge": 2, "le": 1000, "description": "bins of the weight histograms"},
+    "eigenvalue_penalty": {
+        "choices": ("none", "l1", "l2"), "description": "penalty on the trained eigenvalues",
+    },
+    "eigenvalue_penalty_weight": {"ge": 0, "le": 100, "description": "weight of that penalty"},
+    "jit_compile": {"description": "compile training steps with XLA"},
+    "steps_per_execution": {
+        "ge": 0, "le": 10_000, "description": "batches per compiled call; 0: about 20 ms a call",
+    },
+    "projection_cache_mb": {
+        "ge": 0, "le": 1_000_000,
+        "description": "memory for the first layer's cached input projection; 0: no cache",
+    },
+    "initialization": {
+        "choices": INITIALIZATION_NAMES, "description": "initial φ and eigenvalues (scheme name)",
+    },
+}
+
+
 @dataclass
 class TrainingConfig:
     """Settings of one run; defaults follow the paper (Adamax, batch 300, 20 epochs)."""
@@ -64,51 +101,11 @@ class TrainingConfig:
     initialization: str = DEFAULT_INITIALIZATION  # one of INITIALIZATION_NAMES
 
     def validate(self) -> TrainingConfig:
+        """Return ``self`` if every setting has its type and is in range (:data:`LIMITS`), else
+        raise :class:`ConfigError` naming the first bad one and what it allows."""
+        from spectral_core.formats import check_training_settings
 
-        """Return ``self`` if every setting is in range, else raise :class:`ConfigError` naming it."""
-        def integer(name: str, low: int, high: int) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"{name}: must be an integer from {low} to {high}, got {value!r}")
-
-        integer("epochs", 1, 10_000)
-        integer("batch_size", 1, 1_000_000)
-        integer("seed", 0, 2**31 - 1)
-        integer("histogram_bins", 2, 1000)
-        integer("steps_per_execution", 0, 10_000)
-        integer("projection_cache_mb", 0, 1_000_000)
-        if self.learning_rate is not None and not (
-            isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 10
-        ):
-            raise ConfigError(
-                f"learning_rate: must be above 0 and at most 10, got {self.learning_rate!r}"
-            )
-        if self.optimizer not in OPTIMIZER_NAMES:
-            raise ConfigError(
-                f"optimizer: must be one of {', '.join(OPTIMIZER_NAMES)}, got {self.optimizer!r}"
-            )
-        if not 0 <= self.validation_fraction < 1:
-            raise ConfigError(
-                f"validation_fraction: must be from 0 to below 1, got {self.validation_fraction!r}"
-            )
-        if not self.snapshot_interval >= 0:
-            raise ConfigError(
-                f"snapshot_interval: must be 0 or more seconds, got {self.snapshot_interval!r}"
-            )
-        if self.initialization not in INITIALIZATION_NAMES:
-            raise ConfigError(
-                f"initialization: must be one of {', '.join(INITIALIZATION_NAMES)}, "
-                f"got {self.initialization!r}"
-            )
-        if self.eigenvalue_penalty not in ("none", "l1", "l2"):
-            raise ConfigError(
-                f"eigenvalue_penalty: must be one of none, l1, l2, got {self.eigenvalue_penalty!r}"
-            )
-        if not 0 <= self.eigenvalue_penalty_weight <= 100:
-            raise ConfigError(
-                "eigenvalue_penalty_weight: must be from 0 to 100, "
-                f"got {self.eigenvalue_penalty_weight!r}"
-            )
+        check_training_settings(self.to_dict())
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,9 +114,22 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
-        """Validated settings from a JSON object."""
-        known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
-        return cls(**known).validate()
+        """Validated settings from a JSON object; an unknown key is refused by name."""
+        from spectral_core.formats import check_training_settings
+
+        check_training_settings(data)
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainingConfig:
+        """Settings from a JSON file (``spectral-lab train --config FILE``); errors name the file."""
+        from spectral_core.formats import read_json_object
+
+        data = read_json_object(path, ConfigError)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as error:
+            raise ConfigError(f"{error} (in {path})") from None
 
     def regularizer(self) -> Any:
         """The Keras regularizer for the trained eigenvalues, or None."""

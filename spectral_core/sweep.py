@@ -198,6 +198,8 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
     if not isinstance(grid, dict):
         raise SweepError("grid", "must be an object mapping a training setting to a list of values")
     for name, values in grid.items():
+        if name not in SETTING_FIELDS:
+            raise SweepError(f"grid.{name}", f"unknown training setting; allowed: {', '.join(SETTING_FIELDS)}")
         if name in settings:
             raise SweepError(f"grid.{name}", "is also in settings; give it in one place only")
         if not isinstance(values, list) or not values:
