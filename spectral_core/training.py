@@ -282,7 +282,7 @@ def split_validation(
 
 # A compiled call of this many floating-point operations lasts ~20 ms on a 2-core laptop CPU: long
 # enough that Keras's per-call dispatch (~1–6 ms) stops dominating, short enough for observers.
-EXECUTION_FLOPS = 4e8
+EXECUTION_FLOPS = 1e9
 MAX_STEPS_PER_EXECUTION = 50
 
 
