@@ -52,11 +52,13 @@ def scheme_initializers(name: str) -> Initializers:
 
 
 def loss_for(architecture: Architecture) -> keras.losses.Loss:
+    """Sparse categorical cross-entropy, from logits unless the last layer is softmax."""
     logits = architecture.layers[-1].activation != "softmax"
     return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer by name (see ``OPTIMIZER_NAMES``)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
     if not learning_rate > 0 or learning_rate > 10:
@@ -143,4 +145,5 @@ def _model_name(architecture: Architecture, regime: str) -> str:
 
 
 def count_trainable(model: keras.Model) -> int:
+    """Number of trainable scalars in ``model``."""
     return int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))

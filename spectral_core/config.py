@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spectral_core.errors import SpectralLabError
+
 OPTIMIZER_NAMES = ("adamax", "adam", "sgd", "rmsprop")
 
 # Named initialization schemes and where each comes from (build.py turns them into Keras
@@ -33,7 +35,7 @@ DEFAULT_INITIALIZATION = "paper"
 LEGACY_INITIALIZATION_NAMES = {"paper": "paper-text"}
 
 
-class ConfigError(ValueError):
+class ConfigError(SpectralLabError):
     """A training setting is out of range; the message names the field and the allowed values."""
 
 
@@ -63,6 +65,7 @@ class TrainingConfig:
 
     def validate(self) -> TrainingConfig:
 
+        """Return ``self`` if every setting is in range, else raise :class:`ConfigError` naming it."""
         def integer(name: str, low: int, high: int) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -109,10 +112,12 @@ class TrainingConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON object."""
         return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Validated settings from a JSON object."""
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         return cls(**known).validate()
 

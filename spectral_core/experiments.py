@@ -40,6 +40,7 @@ from spectral_core.config import (
     LEGACY_INITIALIZATION_NAMES,
     TrainingConfig,
 )
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import atomic_path, atomic_write_text
 from spectral_core.regimes import REGIMES, parameter_counts
 
@@ -86,7 +87,7 @@ DEFAULT_DEEP = (
 EPOCH_OVERHEAD = 500_000
 
 
-class ExperimentError(ValueError):
+class ExperimentError(SpectralLabError):
     """An experiment cannot run as asked; the message says what to change."""
 
 

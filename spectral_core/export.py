@@ -14,6 +14,7 @@ import keras
 
 import spectral_core.layers  # noqa: F401  (registers our layers with Keras before any load)
 from spectral_core.architecture import MAX_UNITS
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import WriteError, atomic_path
 
 # A .keras archive larger than this is refused before Keras reads it.
@@ -24,7 +25,7 @@ MAX_ARCHIVE_MEMBERS = 10_000
 MAX_COMPRESSION_RATIO = 100
 
 
-class ModelFileError(ValueError):
+class ModelFileError(SpectralLabError):
     """A model file cannot be loaded; the message says which and why."""
 
 

@@ -370,6 +370,7 @@ class MaskedDense(keras.layers.Layer):
         )
 
     def kernel(self) -> Any:
+        """The full kernel: frozen entries with the trained ones scattered in (a tensor)."""
         flat = ops.reshape(self.frozen_kernel, (-1,))
         flat = ops.scatter_update(flat, self._flat_indices, self.trainable_values)
         return ops.reshape(flat, ops.shape(self.frozen_kernel))
@@ -415,6 +416,7 @@ class MaskedDense(keras.layers.Layer):
         return mask.reshape(shape)
 
     def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(kernel, bias) as float64 numpy arrays."""
         kernel = np.array(keras.ops.convert_to_numpy(self.frozen_kernel), dtype=np.float64)
         flat = kernel.reshape(-1)
         flat[self._flat_indices[:, 0]] = keras.ops.convert_to_numpy(self.trainable_values)

@@ -49,6 +49,7 @@ from typing import Any
 
 from spectral_core.architecture import MAX_UNITS, Architecture
 from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.experiments import (
     CSV_COLUMNS,
     DataSource,
@@ -105,7 +106,7 @@ MAX_STUDY_BYTES = 1_000_000
 TRIAL_COLUMNS = ("trial", "state", "val_accuracy", "pruned_at_epoch", "params", "error")
 
 
-class StudyError(ValueError):
+class StudyError(SpectralLabError):
     """A study file is invalid; ``path`` names the field (e.g. ``space.learning_rate.low``)."""
 
     def __init__(self, path: str, message: str) -> None:

@@ -32,6 +32,7 @@ import numpy as np
 
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import LEGACY_INITIALIZATION_NAMES, ConfigError, TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import atomic_path
 from spectral_core.regimes import REGIMES
 from spectral_core.safe_arrays import ArrayFileError, read_npy_member
@@ -50,7 +51,7 @@ MAX_WEIGHT_BYTES = 8 * 1024**3
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 
 
-class SessionError(ValueError):
+class SessionError(SpectralLabError):
     """A session file cannot be read or written; the message names the file and the field."""
 
 
@@ -431,6 +432,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_
 
 
 def document_version(document: dict[str, Any]) -> Any:
+    """The format version of a session document (0 before versions were written)."""
     if "format_version" in document:
         return document["format_version"]
     return document.get("version", 0)

@@ -49,6 +49,7 @@ class Snapshot:
 
     @property
     def progress(self) -> float:
+        """Share of the run's batches done, from 0 to 1."""
         done = self.epoch * self.batches_per_epoch + self.batch
         return done / max(1, self.epochs * self.batches_per_epoch)
 
@@ -65,30 +66,38 @@ class TrainingControl:
         self._running.set()
 
     def stop(self) -> None:
+        """Ask the run to stop after the current batch (also ends a pause)."""
         self._stop.set()
         self._running.set()
 
     def pause(self) -> None:
+        """Hold the run after the current batch until :meth:`resume` or :meth:`stop`."""
         self._running.clear()
 
     def resume(self) -> None:
+        """Let a paused run go on."""
         self._running.set()
 
     @property
     def stop_requested(self) -> bool:
+        """Whether :meth:`stop` was called."""
         return self._stop.is_set()
 
     @property
     def paused(self) -> bool:
+        """Whether the run is held by :meth:`pause`."""
         return not self._running.is_set()
 
     def wait_while_paused(self) -> None:
+        """Block the training thread while paused."""
         while not self._running.wait(timeout=0.05):
             pass
 
 
 @dataclass
 class TrainingResult:
+    """How a run ended: per-epoch metrics, whether it was stopped or diverged, test scores."""
+
     history: list[dict[str, float]]  # one row per finished epoch, EPOCH_COLUMNS
     epochs_completed: int
     stopped: bool = False
@@ -420,4 +429,5 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (or logits) of ``model`` for ``x``, as numpy."""
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
