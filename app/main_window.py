@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import MessageBar, ask_open_path, ask_save_path
 from app.editor import ArchitectureEditor
-from app.plots import export_plot
+from app.plots import export_plot, set_run_name
 from app.plots.export import install_svg_export
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
@@ -440,6 +440,7 @@ class MainWindow(QMainWindow):
         self.spectrum_panel.clear()
         self.weights_panel.clear()
         self.metrics_panel.set_epoch_span(request.config.epochs)
+        set_run_name(request.name, self.metrics_panel, self.spectrum_panel, self.weights_panel)
         self._worker = TrainingWorker(request)
         self._thread = QThread(self)
         self._worker.moveToThread(self._thread)
@@ -899,6 +900,8 @@ class MainWindow(QMainWindow):
     def _on_runs_selected(self) -> None:
         selected = self.runs_list.selected_entries()
         current = self.current_entry()
+        if current is not None and not self.is_training:
+            set_run_name(current.name, self.metrics_panel, self.spectrum_panel, self.weights_panel)
         overlays = [entry for entry in selected if entry is not current or self.is_training]
         self.metrics_panel.set_overlays([(entry.name, entry.history) for entry in overlays])
         self.weights_panel.set_run_overlays([(entry.name, entry.histograms()) for entry in overlays])

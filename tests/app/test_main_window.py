@@ -117,7 +117,7 @@ def test_short_training_from_the_train_button(qtbot, window: MainWindow, tiny_np
     assert list(epochs) == [1.0, 2.0]
     assert np.allclose(losses, [row["loss"] for row in entry.history])
     _, val = window.metrics_panel.curves["val_accuracy"].getOriginalDataset()
-    assert np.allclose(val, [row["val_accuracy"] for row in entry.history])
+    assert np.allclose(val, [100 * row["val_accuracy"] for row in entry.history])  # in %
     batch_x, _ = window.metrics_panel.curves["batch_loss"].getOriginalDataset()
     assert len(batch_x) >= 1 and batch_x.max() <= 2.0
     assert window.run_panel.progress.value() == window.run_panel.progress.maximum()

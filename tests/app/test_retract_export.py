@@ -17,6 +17,7 @@ from PySide6.QtCore import QSettings
 
 import app.main_window as main_window_module
 from app.main_window import MainWindow
+from app.plots import step_xy
 from app.worker import RunResult, TrainingRequest
 from spectral_core.architecture import Architecture, LayerSpec
 from spectral_core.config import TrainingConfig
@@ -274,8 +275,7 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     assert window.weights_panel.compare_curve.isVisible()
     counts, edges = first.histograms()["compact_1 (retracted model)"]
     x, y = window.weights_panel.compare_curve.getOriginalDataset()
-    np.testing.assert_allclose(x, edges)
-    np.testing.assert_allclose(y, counts / (counts.sum() * np.diff(edges)))
+    np.testing.assert_allclose((x, y), step_xy(edges, counts / (counts.sum() * np.diff(edges))))
     assert second.regime == "direct-full" and window.current_entry() is second
     # Its telescopic Dense layers fold as well, so Retract stays available for it.
     assert window.run_panel.retract_button.isEnabled()
