@@ -49,6 +49,7 @@ from app.pruning_panel import PruningPanel
 from app.retract import RetractCommand, describe_report, ensure_compact, ensure_retraction
 from app.run_panel import RunPanel
 from app.runs_list import RunEntry, RunsList
+from app.view_menu import rebuild_view_menu
 from app.worker import RunResult, TensorFlowLoader, TrainingRequest, TrainingWorker
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import ConfigError
@@ -261,8 +262,7 @@ class MainWindow(QMainWindow):
         for action in (self.train_action, self.pause_action, self.stop_action, self.retract_action):
             run_menu.addAction(action)
         self.view_menu = bar.addMenu("&View")
-        for index in range(self.tabs.count()):
-            self._add_view_action(self.tabs.widget(index))
+        self._add_view_action(self.tabs.currentWidget())
         self._update_recent_menu()
 
     def _connect(self) -> None:
@@ -294,15 +294,8 @@ class MainWindow(QMainWindow):
         self._add_view_action(widget)
 
     def _add_view_action(self, widget: QWidget) -> None:
-        """View menu entry (Ctrl+1, Ctrl+2, ...) that brings ``widget``'s tab to the front."""
-        title = self.tabs.tabText(self.tabs.indexOf(widget)).replace("&&", "&")
-        number = len(self.tab_actions) + 1
-        action = self._action(
-            title, f"Ctrl+{number}" if number < 10 else None,
-            lambda: self.tabs.setCurrentWidget(widget),
-        )
-        self.tab_actions.append(action)
-        self.view_menu.addAction(action)
+        """View menu entries (Ctrl+1, Ctrl+2, ...) in the tabs' order (see app.view_menu)."""
+        rebuild_view_menu(self.tabs, self.view_menu, self.tab_actions)
 
     @property
     def tensorflow_ready(self) -> bool:
