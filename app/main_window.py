@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import MessageBar, ask_open_path, ask_save_path
 from app.editor import ArchitectureEditor
+from app.help import install_help
 from app.plots import export_plot, set_run_name
 from app.plots.export import install_svg_export
 from app.plots.metrics import MetricsPanel
@@ -95,9 +96,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
+        self.run_panel.remember_in(self.settings)
         self.pruning_panel = PruningPanel(undo_stack=self.editor.undo_stack)
         self.add_analysis_tab(self.pruning_panel, "Pruning")
         self.modelReady.connect(self.pruning_panel.on_model_ready)
+        install_help(self)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self.redraw_timer.timeout.connect(self.refresh_live_views)
@@ -588,6 +591,7 @@ class MainWindow(QMainWindow):
         self._worker, self._thread = None, None
         self.editor.set_locked(False)
         self.run_panel.set_settings_enabled(True)
+        self._on_runs_selected()  # a failed start cleared the plots: show the selected run again
         self._update_actions()
 
     # == results, retraction ===============================================================
