@@ -659,15 +659,21 @@ class MainWindow(QMainWindow):
             )
             if not path:
                 return None
-        from spectral_core.export import save_model
+        from spectral_core.export import expected_input, save_model
 
         try:
             if compact:
                 ensure_compact(entry)
-            target = save_model(entry.compact if compact else entry.model, path)
+            model = entry.compact if compact else entry.model
+            target = save_model(model, path)
         except (WriteError, OSError, ValueError) as error:
             self.show_error(f"export failed: {error}")
             return None
+        features = int(model.inputs[0].shape[-1])
+        self.show_info(
+            f"Wrote the {kind} model of {entry.name} to {target}. It expects "
+            f"{expected_input(features)} (also in the file's metadata.json)."
+        )
         self.statusBar().showMessage(f"Wrote the {kind} model of {entry.name} to {target}", 8000)
         return target
 

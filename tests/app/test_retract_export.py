@@ -140,6 +140,12 @@ def test_retract_then_export_compact_loads_in_plain_keras(
     answer_dialogs(monkeypatch, target)
     window.export_compact_action.trigger()
     assert target.is_file(), window.message_bar.text()
+    # The message and the file both say what the model expects.
+    from spectral_core.export import read_model_metadata
+
+    assert "784 values per sample" in window.message_bar.text()
+    assert "scaled to [0, 1]" in window.message_bar.text()
+    assert read_model_metadata(target)["input"]["shape"] == [None, 784]
     x = load_npz(tiny_npz).x_test[:40]
     expected = predict(compact, x)
     loaded, layers = predict_in_plain_keras(target, x, tmp_path)
@@ -210,7 +216,7 @@ def test_export_to_an_unwritable_place_shows_an_error(
     good = tmp_path / "compact.keras"
     answer_dialogs(monkeypatch, good)
     window.export_compact_action.trigger()
-    assert good.is_file() and not window.message_bar.isVisible()
+    assert good.is_file() and window.message_bar.level == "info"  # no error; says the input
 
 
 def test_session_save_and_reopen_with_recent_files_and_geometry(
