@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from app.dialogs import MessageBar, ask_open_path, ask_save_path
 from app.editor import ArchitectureEditor
 from app.help import install_help
+from app.layout import fit_to_screen
 from app.plots import export_plot, set_run_name
 from app.plots.export import install_svg_export
 from app.plots.metrics import MetricsPanel
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self.redraw_timer.timeout.connect(self.refresh_live_views)
+        fit_to_screen(self)
         self._restore_settings()
         self._on_architecture_changed(self.editor.architecture())
         self._update_actions()

@@ -11,12 +11,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -129,20 +130,43 @@ class RunPanel(QWidget):
         dataset_row.addWidget(self.dataset, 1)
         dataset_row.addWidget(self.dataset_file)
         dataset_row.addWidget(self.dataset_folder)
-        form = QFormLayout()
-        form.addRow("Regime", self.regime)
-        form.addRow("Data set", dataset_row)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Validation", self.validation)
-        form.addRow("Learning rate", self.learning_rate)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Seed", self.seed)
-        form.addRow("Initialization", self.initialization)
         penalty_row = QHBoxLayout()
         penalty_row.addWidget(self.penalty)
         penalty_row.addWidget(self.penalty_weight, 1)
-        form.addRow("λ penalty", penalty_row)
+        # Two label–field pairs per row for the short settings: the whole form fits beside the
+        # editor at 1024×700 without scrolling.
+        form = QGridLayout()
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        form.setHorizontalSpacing(6)
+        self.form = form
+
+        def label(text: str, buddy: QWidget) -> QLabel:
+            item = QLabel(text)
+            item.setBuddy(buddy)
+            return item
+
+        form.addWidget(label("Regime", self.regime), 0, 0)
+        form.addWidget(self.regime, 0, 1, 1, 3)
+        form.addWidget(label("Data set", self.dataset), 1, 0)
+        form.addLayout(dataset_row, 1, 1, 1, 3)
+        pairs = (
+            (("Epochs", self.epochs), ("Batch", self.batch_size)),
+            (("Validation", self.validation), ("Seed", self.seed)),
+            (("Learning rate", self.learning_rate), ("Optimizer", self.optimizer)),
+        )
+        for row, pair in enumerate(pairs, start=2):
+            for column, (text, widget) in zip((0, 2), pair, strict=True):
+                form.addWidget(label(text, widget), row, column)
+                form.addWidget(widget, row, column + 1)
+        form.addWidget(label("Initialization", self.initialization), 5, 0)
+        form.addWidget(self.initialization, 5, 1, 1, 3)
+        form.addWidget(label("λ penalty", self.penalty), 6, 0)
+        form.addLayout(penalty_row, 6, 1, 1, 3)
+        self.batch_size.setToolTip("Batch size: images per training step")
+        for widget in (self.epochs, self.batch_size, self.validation, self.seed, self.learning_rate, self.optimizer):
+            widget.setMinimumWidth(60)
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         settings = QGroupBox("Training")
         settings.setLayout(form)
 

@@ -201,7 +201,7 @@ class ArchitectureEditor(QWidget):
         self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(True)
-        self.view.setMinimumHeight(120)
+        self.view.setMinimumHeight(96)  # header and three rows; fits beside the plots at 1024×700
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(UNITS_COLUMN, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(ACTIVATION_COLUMN, QHeaderView.ResizeMode.Interactive)
@@ -248,6 +248,7 @@ class ArchitectureEditor(QWidget):
         # Two fixed lines that never wrap: a regime with a longer name must not make the form
         # below jump (the full text is in the tooltip when the panel is narrow).
         self.parameter_label.setWordWrap(False)
+        self.parameter_label.setTextFormat(Qt.TextFormat.PlainText)
         self.parameter_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.parameter_label.font()
         font.setBold(True)
@@ -267,6 +268,7 @@ class ArchitectureEditor(QWidget):
         for button in (self.add_button, self.insert_button, self.remove_button, self.up_button, self.down_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)  # the side panel around it has margins already
         layout.addWidget(self.lock_label)
         layout.addLayout(form)
         layout.addWidget(self.view, 1)
@@ -410,7 +412,7 @@ class ArchitectureEditor(QWidget):
         counts = parameter_counts(architecture, self._regime)
         full = parameter_counts(architecture, "direct-full")
         self.parameter_label.setText(
-            f"{name}\ntrainable {counts.trainable:,} of total {counts.total:,} "
+            f"{name}\n{counts.trainable:,} of {counts.total:,} trainable "
             f"({share_text(counts.trainable, full.trainable)} of direct-full)"
         )
         self.parameter_label.setToolTip(

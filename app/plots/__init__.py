@@ -12,6 +12,7 @@ from app.plots.export import export_plot
 RUN_COLORS = ("#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#D55E00", "#FFFFFF")
 LEGEND_COLUMNS = 3
 LEGEND_INDENT = 8  # pixels from the plot's left edge
+TITLE_HEIGHT = 22
 
 
 class OutsideLegend(pg.LegendItem):
@@ -77,6 +78,7 @@ def live_plot(title: str, x_label: str, y_label: str, fast: bool = True) -> pg.P
         axis.enableAutoSIPrefix(False)
     item.setLabel("bottom", x_label)
     item.setLabel("left", y_label)
+    item.layout.setRowFixedHeight(0, TITLE_HEIGHT)  # pyqtgraph's 30 px is a lot at 700 px tall
     OutsideLegend(item)
     return widget
 

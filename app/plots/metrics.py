@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.plots import RUN_COLORS, live_plot
 from spectral_core.batch_metrics import batch_means_from_running_means
@@ -17,9 +25,10 @@ VALIDATION_COLOR = "#E69F00"
 # Accuracy is drawn in percent, loss as it is.
 METRIC_SCALE = {"loss": 1.0, "accuracy": 100.0}
 BATCH_NOTE = (
-    "Batch curves: the mean of the batches since the previous point (each batch's own value when "
-    "every batch is sampled), recovered from Keras's running epoch means, then smoothed."
+    "Batch curves: each point is the mean of the batches since the previous point (a batch's own "
+    "value when every batch is sampled), recovered from Keras's running epoch means, then smoothed."
 )
+BATCH_NOTE_SHORT = "Batch curves: mean of the batches since the previous point (not Keras's running mean)"
 
 
 def exponential_smoothing(values: np.ndarray, weight: float) -> np.ndarray:
@@ -93,8 +102,9 @@ class MetricsPanel(QWidget):
         controls.addWidget(self.show_batches)
         controls.addWidget(self.show_epochs)
         controls.addWidget(self.log_y)
-        self.batch_note = QLabel(BATCH_NOTE)
-        self.batch_note.setWordWrap(True)
+        self.batch_note = QLabel(BATCH_NOTE_SHORT)
+        self.batch_note.setToolTip(BATCH_NOTE)
+        self.batch_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.batch_note.setStyleSheet("color: gray; font-size: small;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

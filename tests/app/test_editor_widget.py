@@ -261,7 +261,7 @@ def test_parameter_label_matches_the_library_count(editor, regime) -> None:
     editor.set_regime(regime)
     counts = parameter_counts(PERCEPTRON, regime)
     text = editor.parameter_label.text()
-    assert f"trainable {counts.trainable:,} of total {counts.total:,}" in text
+    assert f"{counts.trainable:,} of {counts.total:,} trainable" in text
     expected_share = {"lambda": "10.1%", "lambda-phi": "110.0%", "direct-subset": "10.1%", "direct-full": "100.0%"}
     assert f"({expected_share[regime]} of direct-full)" in text
 
@@ -269,10 +269,10 @@ def test_parameter_label_matches_the_library_count(editor, regime) -> None:
 def test_perceptron_under_lambda_trains_794_parameters(editor) -> None:
     editor.load_preset("perceptron")
     editor.set_regime("lambda")
-    assert "trainable 794 of total 8,634 (10.1% of direct-full)" in editor.parameter_label.text()
+    assert "794 of 8,634 trainable (10.1% of direct-full)" in editor.parameter_label.text()
     # Turning input eigenvalues off leaves the 10 output eigenvalues.
     editor.model.set_train_input_eigenvalues(False)
-    assert "trainable 10 of total 8,634" in editor.parameter_label.text()
+    assert "10 of 8,634 trainable" in editor.parameter_label.text()
 
 
 def test_unknown_regime_and_preset_are_refused_by_name(editor) -> None:
