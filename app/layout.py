@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
-from PySide6.QtWidgets import QFrame, QHeaderView, QMainWindow, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QScrollArea,
+    QSizePolicy,
+    QWidget,
+)
 
 DEFAULT_SIZE = QSize(1400, 900)
 MODEL_BOX_MIN_WIDTH = 230
 RUNS_MIN_VISIBLE_ROWS = 3
 LEFT_PANEL_MIN_WIDTH = 360
+COMBO_MIN_CHARACTERS = 10
 
 
 def window_icon() -> QIcon:
@@ -75,6 +85,22 @@ def fit_to_screen(window: QMainWindow) -> None:
     row = tree.fontMetrics().height() + 6
     tree.setMinimumHeight(header.sizeHint().height() + RUNS_MIN_VISIBLE_ROWS * row + 4)
     window.right_splitter.setCollapsible(1, False)
+
+    # Texts that arrive with a run (pruning accuracy, comparison labels) wrap or elide instead
+    # of widening the analysis tabs, and with them the window.
+    pruning = getattr(window, "pruning_panel", None)
+    for name in ("accuracy_label", "summary_label"):
+        label = getattr(pruning, name, None)
+        if isinstance(label, QLabel):
+            label.setWordWrap(True)
+            label.setMinimumWidth(0)
+    for combo in window.tabs.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(max(combo.minimumContentsLength(), COMBO_MIN_CHARACTERS))
+
+    # The status text changes during a run; it must never make the window wider than the screen
+    # (the device label beside it keeps its full width).
+    window.status_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
     screen = window.screen() or QGuiApplication.primaryScreen()
     if screen is not None:

@@ -87,6 +87,9 @@ class RunPanel(QWidget):
         self.learning_rate.setRange(0.0, 10.0)
         self.learning_rate.setSingleStep(0.001)
         self.learning_rate.setSpecialValueText("auto")
+        self.learning_rate.setMinimumWidth(
+            self.learning_rate.fontMetrics().horizontalAdvance("auto (0.003)") + 36
+        )
         self.learning_rate.setToolTip(
             "0 means the paper's default: 0.03 for linear networks, 0.01 for non-linear ones"
         )
@@ -179,14 +182,20 @@ class RunPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
-        self.progress.setMinimumWidth(260)
+        self.progress.setMinimumWidth(160)
         self.progress_label = QLabel("")
+        # Its text changes every second: it must not widen the window (the bar says the rest).
+        self.progress_label.setMinimumWidth(self.progress_label.fontMetrics().horizontalAdvance("elapsed 00:00:00"))
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         # The buttons and the progress bar sit above the plots (see MainWindow), where they stay
         # in view however tall the editor gets; ``controls`` holds them.
         self.controls = QWidget()
         bar = QHBoxLayout(self.controls)
         bar.setContentsMargins(0, 0, 0, 0)
         for button in (self.train_button, self.pause_button, self.stop_button, self.retract_button):
+            # As wide as "Resume" needs, not the style's 80 px: the bar fits 1024 px windows.
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance("Resume") + 24)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             bar.addWidget(button)
         bar.addSpacing(8)
         bar.addWidget(self.progress, 1)

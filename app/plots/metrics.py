@@ -22,6 +22,8 @@ from spectral_core.batch_metrics import batch_means_from_running_means
 
 TRAIN_COLOR = "#56B4E9"  # sky blue: readable on the plots' black background
 VALIDATION_COLOR = "#E69F00"
+# Other runs' curves: never the current run's train or validation colour.
+OVERLAY_COLORS = tuple(color for color in RUN_COLORS if color not in (TRAIN_COLOR, VALIDATION_COLOR))
 # Accuracy is drawn in percent, loss as it is.
 METRIC_SCALE = {"loss": 1.0, "accuracy": 100.0}
 BATCH_NOTE = (
@@ -187,7 +189,7 @@ class MetricsPanel(QWidget):
             has_validation = np.any(np.isfinite(self._column(history, "val_loss")))
             split = "validation" if has_validation else "train"
             if name not in self._overlays:
-                color = RUN_COLORS[(index + 1) % len(RUN_COLORS)]
+                color = OVERLAY_COLORS[index % len(OVERLAY_COLORS)]
                 pen = pg.mkPen(color, width=2, style=Qt.PenStyle.DashLine)
                 self._overlays[name] = (
                     self.loss_plot.plot([], [], name=f"{name} · {split} loss", pen=pen),

@@ -17,6 +17,7 @@ Histogram = tuple[np.ndarray, np.ndarray]  # (counts, edges)
 HistoryMatrix = tuple[np.ndarray, np.ndarray]  # (epochs × bins counts, edges)
 CURRENT_COLOR = "#56B4E9"  # sky blue: readable on black
 COMPARE_COLOR = "#E69F00"
+OVERLAY_COLORS = tuple(color for color in RUN_COLORS if color not in (CURRENT_COLOR, COMPARE_COLOR))
 
 
 def compact_label(name: str) -> str:
@@ -128,7 +129,7 @@ class WeightsPanel(QWidget):
                 self.histogram_plot.removeItem(self._run_overlays.pop(name))
         for index, (name, _) in enumerate(runs):
             if name not in self._run_overlays:
-                color = RUN_COLORS[(index + 2) % len(RUN_COLORS)]
+                color = OVERLAY_COLORS[index % len(OVERLAY_COLORS)]
                 self._run_overlays[name] = histogram_curve(self.histogram_plot, name, color)
         self._redraw()
 

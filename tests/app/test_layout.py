@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSettings, QSize
 from PySide6.QtGui import QImage
@@ -49,7 +50,29 @@ def window(request, qtbot, tmp_path: Path) -> MainWindow:
     return window
 
 
-def test_nothing_is_cut_off(window: MainWindow) -> None:
+def test_nothing_is_cut_off(window: MainWindow, qtbot) -> None:
+    # What a finished run puts on screen must not widen the window either.
+    size = window.size()
+    window.run_panel.show_progress(12, 20, 150, 200, 0.5, 3725.0)
+    window.run_panel.learning_rate.setSpecialValueText("auto (0.03)")
+    window.status_label.setText("run 12 finished; test accuracy 0.9812 · the compact model is active")
+    window.device_label.setText("Training on CPU (no GPU found) · TensorFlow 2.21.0")
+    window.device_picker.addItem("CPU (/device:CPU:0)")
+    window.pruning_panel.accuracy_label.setText(
+        "Test accuracy of the pruned network: <b>0.9731</b> (unpruned 0.9812, −0.0081)"
+    )
+    window.weights_panel.set_comparisons(
+        {"run 12 (direct-full): compact_1 (retracted model) of a very long name": (np.ones(3), np.arange(4.0))}
+    )
+    window.spectrum_panel.set_history(
+        [("initial", {"a_spectral_layer_with_a_long_name_1": {"eigvals_in": np.ones(3), "eigvals_out": np.ones(2)}})]
+    )
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        qtbot.wait(10)
+    window.tabs.setCurrentIndex(0)
+    qtbot.wait(20)
+    assert window.size() == size
     hint = window.minimumSizeHint()
     assert hint.width() <= window.width() and hint.height() <= window.height()
     # The editor and the whole training form fit beside the plots without scrolling.
@@ -60,7 +83,8 @@ def test_nothing_is_cut_off(window: MainWindow) -> None:
     for widget in (
         panel.regime, panel.dataset, panel.dataset_file, panel.dataset_folder, panel.epochs,
         panel.batch_size, panel.validation, panel.seed, panel.learning_rate, panel.optimizer,
-        panel.initialization, panel.penalty, panel.penalty_weight, window.editor.add_button,
+        panel.initialization, panel.penalty, panel.penalty_weight, panel.progress_label,
+        window.device_label, window.device_picker, window.editor.add_button,
         window.editor.down_button, window.editor.parameter_label, window.editor.diagram,
     ):
         assert fully_visible(widget), widget
@@ -68,9 +92,11 @@ def test_nothing_is_cut_off(window: MainWindow) -> None:
         assert fully_visible(button), button.text()
     assert fully_visible(panel.progress)
     # Every label of the form shows its whole text.
-    for label in panel.findChildren(QLabel):
+    for label in [*panel.findChildren(QLabel), window.device_label, panel.progress_label]:
         if label.isVisible() and label.text():
-            assert label.width() >= label.minimumSizeHint().width(), label.text()
+            assert label.width() >= label.fontMetrics().horizontalAdvance(label.text()), label.text()
+    spin = panel.learning_rate
+    assert spin.width() >= spin.fontMetrics().horizontalAdvance(spin.specialValueText()) + 20
     label = window.editor.parameter_label
     for line in label.text().splitlines():
         assert label.fontMetrics().horizontalAdvance(line) <= label.width(), line
