@@ -24,7 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spectral_core.config import INITIALIZATION_NAMES, OPTIMIZER_NAMES, ConfigError, TrainingConfig
+from spectral_core.config import (
+    INITIALIZATION_NAMES,
+    INITIALIZATION_SOURCES,
+    OPTIMIZER_NAMES,
+    ConfigError,
+    TrainingConfig,
+)
 from spectral_core.regimes import PAPER_NAMES, REGIMES
 
 BUILTIN_DATASETS = (("MNIST", "mnist"), ("Fashion-MNIST", "fashion-mnist"))
@@ -114,8 +120,7 @@ class RunPanel(QWidget):
         self.initialization.addItems(list(INITIALIZATION_NAMES))
         self.initialization.setCurrentText(defaults.initialization)
         self.initialization.setToolTip(
-            "glorot: φ scaled to the layer's fan-in (the default; see docs/REPRODUCTION.md); "
-            "paper: φ ~ U(−0.5, 0.5) as in Giambagli et al."
+            "\n".join(f"{name}: {source}" for name, source in INITIALIZATION_SOURCES.items())
         )
         self.penalty = QComboBox()
         self.penalty.addItems(["none", "l1", "l2"])

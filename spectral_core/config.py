@@ -5,14 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spectral_core.errors import SpectralLabError
+
 OPTIMIZER_NAMES = ("adamax", "adam", "sgd", "rmsprop")
-# "paper": φ ~ U(−0.5, 0.5), λ_in = 1, λ_out ~ U(−0.01, 0.01), direct-subset kernel U(−0.5, 0.5).
-# "glorot": the same eigenvalues, but φ and the direct-subset kernel Glorot-uniform, the scale
-# Keras gives direct-full's Dense kernel (see docs/REPRODUCTION.md for the benchmark).
-INITIALIZATION_NAMES = ("paper", "glorot")
+
+# Named initialization schemes and where each comes from (build.py turns them into Keras
+# initializers). Every scheme starts λ_in at 1; "paper" is what reproduces Table 1.
+INITIALIZATION_SOURCES: dict[str, str] = {
+    "paper": (
+        "the paper's authors' code (Buffoni/spectral_learning @39a4c47 SpectralLayer.py, later "
+        "hard-coded as optimized_uniform): φ ~ U(−0.2, 0.2), λ_in = 1, λ_out ~ U(0.5, 1.5) "
+        "(output diagonal 1 + U(−0.5, 0.5)); Constrained NN kernel Glorot-uniform "
+        "(marcociav/LeanSpectral SparseLayer.py)"
+    ),
+    "paper-text": (
+        "the article's text: φ ~ U(−0.5, 0.5), λ_in = 1, λ_out ~ U(−0.01, 0.01); "
+        "Constrained NN kernel U(−0.5, 0.5)"
+    ),
+    "glorot": (
+        "φ and the Constrained NN kernel Glorot-uniform (the scale Keras gives a Dense kernel), "
+        "λ_in = 1, λ_out ~ U(−0.01, 0.01)"
+    ),
+}
+INITIALIZATION_NAMES = tuple(INITIALIZATION_SOURCES)
+# The scheme of TrainingConfig, build_model, the app, `train` and `sweep` (docs/REPRODUCTION.md
+# "Initialization" compares the three over the four regimes on the Table 1 networks).
+DEFAULT_INITIALIZATION = "paper"
+# Up to session format 1 (and in run logs of that time) "paper" named the article's text.
+LEGACY_INITIALIZATION_NAMES = {"paper": "paper-text"}
 
 
-class ConfigError(ValueError):
+class ConfigError(SpectralLabError):
     """A training setting is out of range; the message names the field and the allowed values."""
 
 
@@ -31,12 +54,18 @@ class TrainingConfig:
     eigenvalue_penalty: str = "none"  # none, l1 or l2 on the trained λ_out
     eigenvalue_penalty_weight: float = 0.0
     jit_compile: bool = False
-    # "glorot" (fan-scaled φ) by default: docs/REPRODUCTION.md §3 shows it gains 1.4–24 points
-    # over the paper's U(−0.5, 0.5) on deeper networks; "paper" stays available by name.
-    initialization: str = "glorot"  # one of INITIALIZATION_NAMES
+    # Batches per compiled call (Keras steps_per_execution); 0 picks it from the step's cost so a
+    # call lasts about 20 ms (observers and stop/pause act between calls). 1 when
+    # snapshot_interval is 0 (observers asked for every batch).
+    steps_per_execution: int = 0
+    # Memory for the first layer's cached input projection (spectral_core.projection); above it
+    # the engine trains uncached and says so. 0 turns the cache off.
+    projection_cache_mb: int = 1024
+    initialization: str = DEFAULT_INITIALIZATION  # one of INITIALIZATION_NAMES
 
     def validate(self) -> TrainingConfig:
 
+        """Return ``self`` if every setting is in range, else raise :class:`ConfigError` naming it."""
         def integer(name: str, low: int, high: int) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -46,6 +75,8 @@ class TrainingConfig:
         integer("batch_size", 1, 1_000_000)
         integer("seed", 0, 2**31 - 1)
         integer("histogram_bins", 2, 1000)
+        integer("steps_per_execution", 0, 10_000)
+        integer("projection_cache_mb", 0, 1_000_000)
         if self.learning_rate is not None and not (
             isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 10
         ):
@@ -81,10 +112,12 @@ class TrainingConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON object."""
         return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Validated settings from a JSON object."""
         known = {key: value for key, value in data.items() if key in cls.__dataclass_fields__}
         return cls(**known).validate()
 

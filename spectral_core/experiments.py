@@ -35,11 +35,21 @@ from typing import Any
 import numpy as np
 
 from spectral_core.architecture import Architecture, LayerSpec
-from spectral_core.config import TrainingConfig
+from spectral_core.config import (
+    DEFAULT_INITIALIZATION,
+    LEGACY_INITIALIZATION_NAMES,
+    TrainingConfig,
+)
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import atomic_path, atomic_write_text
 from spectral_core.regimes import REGIMES, parameter_counts
 
 RUN_LOG = "runs.jsonl"
+# The name each scheme had in run logs written before the rename ("paper-text" was "paper").
+SCHEME_ID_NAMES = {
+    **{new: old for old, new in LEGACY_INITIALIZATION_NAMES.items()},
+    "paper": "paper-authors-code",
+}
 MANIFEST = "experiment.json"
 
 # The paper's numbers (test accuracy in %, MNIST). Perceptron: mean and std over 5 runs.
@@ -64,7 +74,8 @@ FAMILY_TITLES = {
 # Column order of the paper's Table 1.
 TABLE1_REGIMES = ("direct-subset", "lambda", "direct-full", "lambda-phi")
 TABLE1_FAMILIES = ("wide", "deep", "nonlinear")
-DEFAULT_SIZES = (20, 50, 100, 200, 400, 600, 800, 1000)
+# The paper's best values lie at large N2, so the grid reaches 2000.
+DEFAULT_SIZES = (20, 50, 100, 200, 400, 600, 800, 1000, 1500, 2000)
 # Deep linear configurations of the paper: hidden widths between 784 and 10.
 DEFAULT_DEEP = (
     (20,), (80,), (100,), (500,), (800,),
@@ -76,7 +87,7 @@ DEFAULT_DEEP = (
 EPOCH_OVERHEAD = 500_000
 
 
-class ExperimentError(ValueError):
+class ExperimentError(SpectralLabError):
     """An experiment cannot run as asked; the message says what to change."""
 
 
@@ -98,15 +109,29 @@ class RunSpec:
         return TrainingConfig.from_dict({**dict(self.settings), "seed": self.seed})
 
     @property
+    def initialization(self) -> str:
+        return str(dict(self.settings).get("initialization", DEFAULT_INITIALIZATION))
+
+    @property
     def run_id(self) -> str:
-        """Stable id from what determines the result (not the name, family or label)."""
+        """Stable id from what determines the result (not the name, family or label).
+
+        Scheme names are hashed by what they mean: run logs written while ``paper`` named the
+        article's text keep their ids as ``paper-text`` runs, and ``paper`` runs (the authors'
+        code) get new ones, so a resumed folder never mixes the two.
+        """
         architecture = self.architecture.to_dict()
         architecture.pop("name")
+        settings = dict(self.settings)
+        if "initialization" in settings:
+            settings["initialization"] = SCHEME_ID_NAMES.get(
+                settings["initialization"], settings["initialization"]
+            )
         key = {
             "architecture": architecture,
             "regime": self.regime,
             "seed": self.seed,
-            "settings": sorted(self.settings),
+            "settings": sorted(settings.items()),
         }
         text = json.dumps(key, sort_keys=True, default=str)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -688,7 +713,14 @@ def plan_rows(specs: Sequence[RunSpec], records: dict[str, dict[str, Any]]) -> l
     for spec in specs:
         record = records.get(spec.run_id)
         if record is not None:
-            rows.append({**record, "family": spec.family, "size": spec.size})
+            rows.append(
+                {
+                    **record,
+                    "family": spec.family,
+                    "size": spec.size,
+                    "initialization": spec.initialization,
+                }
+            )
     return rows
 
 
@@ -719,7 +751,7 @@ def best_groups(groups: Iterable[Group]) -> dict[tuple[str, str], Group]:
 
 CSV_COLUMNS = (
     "run_id", "family", "size", "architecture", "widths", "hidden", "regime", "seed",
-    "epochs", "learning_rate", "batch_size", "optimizer", "settings",
+    "epochs", "learning_rate", "batch_size", "optimizer", "initialization", "settings",
     "trainable_parameters", "total_parameters", "compact_parameters",
     "test_accuracy", "test_accuracy_compact", "test_loss", "train_accuracy",
     "epochs_completed", "diverged", "train_seconds", "seconds", "dataset", "train_images",

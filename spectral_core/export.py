@@ -14,6 +14,7 @@ import keras
 
 import spectral_core.layers  # noqa: F401  (registers our layers with Keras before any load)
 from spectral_core.architecture import MAX_UNITS
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import WriteError, atomic_path
 from spectral_core.layers import dense_layers
 
@@ -30,7 +31,7 @@ METADATA_KEY = "spectral_lab"
 MNIST_PIXELS = 784
 
 
-class ModelFileError(ValueError):
+class ModelFileError(SpectralLabError):
     """A model file cannot be loaded; the message says which and why."""
 
 

@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from spectral_core.errors import SpectralLabError
+
 
 def _read_umask() -> int:
     # The umask can only be read by setting it; done once, at import, before any threads write.
@@ -22,7 +24,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-class WriteError(OSError):
+class WriteError(OSError, SpectralLabError):
     """Writing a file failed; the message names the file and the reason."""
 
 
@@ -61,11 +63,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file, fsync, then rename."""
     with atomic_path(path) as temp:
         temp.write_bytes(data)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

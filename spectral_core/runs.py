@@ -39,10 +39,12 @@ from spectral_core.training import (
 
 
 def telescopic_flags(architecture: Architecture) -> list[bool]:
+    """Per layer of ``architecture``, whether it folds into the next one."""
     return [layer.telescopic for layer in architecture.layers]
 
 
 def library_versions() -> dict[str, str]:
+    """Versions of Python, numpy, TensorFlow and Keras (recorded in each run's summary)."""
     import tensorflow as tf
 
     return {
@@ -70,6 +72,8 @@ class RetractionReport:
 def compare_retraction(
     model: keras.Model, compact: keras.Model, x: np.ndarray, y: np.ndarray
 ) -> RetractionReport:
+    """Compare the full ``model`` with its ``compact`` retraction on (``x``, ``y``):
+    parameter and layer counts, accuracy of each, and the largest output difference."""
     full_out = predict(model, x)
     compact_out = predict(compact, x)
     return RetractionReport(
@@ -86,6 +90,8 @@ def compare_retraction(
 
 @dataclass
 class RunOutcome:
+    """Everything one run produced: settings, training result, both models and the summary."""
+
     architecture: Architecture
     regime: str
     config: TrainingConfig
@@ -98,6 +104,7 @@ class RunOutcome:
 
 
 def metrics_csv(history: Iterable[dict[str, float]]) -> str:
+    """The per-epoch metrics rows as CSV text (``EPOCH_COLUMNS``)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(EPOCH_COLUMNS), lineterminator="\n")
     writer.writeheader()
@@ -169,6 +176,7 @@ def run_training(
 
 
 def write_run_folder(outcome: RunOutcome, folder: Path) -> None:
+    """Write metrics.csv, full.keras, compact.keras and summary.json into ``folder``."""
     atomic_write_text(folder / "metrics.csv", metrics_csv(outcome.result.history))
     save_model(outcome.model, folder / "full.keras")
     save_model(outcome.compact, folder / "compact.keras")

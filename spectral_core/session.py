@@ -31,13 +31,14 @@ from typing import Any
 import numpy as np
 
 from spectral_core.architecture import Architecture, ArchitectureError
-from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.config import LEGACY_INITIALIZATION_NAMES, ConfigError, TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import atomic_path
 from spectral_core.regimes import REGIMES
 from spectral_core.safe_arrays import ArrayFileError, read_npy_member
 
 SESSION_SUFFIX = ".spectral"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SESSION_JSON = "session.json"
 # Bounds that no real session comes near; they keep a hostile file from exhausting memory.
 MAX_JSON_BYTES = 64 * 1024**2
@@ -50,7 +51,7 @@ MAX_WEIGHT_BYTES = 8 * 1024**3
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 
 
-class SessionError(ValueError):
+class SessionError(SpectralLabError):
     """A session file cannot be read or written; the message names the file and the field."""
 
 
@@ -399,11 +400,39 @@ def migrate_v0(document: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+def migrate_v1(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 to version 2: initialization schemes renamed.
+
+    Up to version 1 ``paper`` named the article's text values (φ ~ U(−0.5, 0.5),
+    λ_out ~ U(−0.01, 0.01)), now ``paper-text``; ``paper`` is now the authors' code. A config
+    without the field predates it and was built with the text's values too.
+    """
+
+    def config(old: Any) -> Any:
+        if not isinstance(old, dict):
+            return old  # the checks that follow report it with its path
+        name = old.get("initialization", "paper")
+        renamed = LEGACY_INITIALIZATION_NAMES.get(name, name) if isinstance(name, str) else name
+        return {**old, "initialization": renamed}
+
+    new = {**document, "format_version": 2}
+    if "config" in document:
+        new["config"] = config(document["config"])
+    runs = document.get("runs")
+    if isinstance(runs, list):
+        new["runs"] = [
+            {**run, "config": config(run["config"])} if isinstance(run, dict) and "config" in run else run
+            for run in runs
+        ]
+    return new
+
+
 # Each entry turns version ``key`` into version ``key + 1``.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_v0}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_v0, 1: migrate_v1}
 
 
 def document_version(document: dict[str, Any]) -> Any:
+    """The format version of a session document (0 before versions were written)."""
     if "format_version" in document:
         return document["format_version"]
     return document.get("version", 0)

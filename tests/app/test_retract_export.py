@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
+from tolerances import FLOAT32
 
 import app.main_window as main_window_module
 from app.main_window import MainWindow
@@ -149,7 +150,7 @@ def test_retract_then_export_compact_loads_in_plain_keras(
     x = load_npz(tiny_npz).x_test[:40]
     expected = predict(compact, x)
     loaded, layers = predict_in_plain_keras(target, x, tmp_path)
-    np.testing.assert_allclose(loaded, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(loaded, expected, **FLOAT32)
     np.testing.assert_allclose(loaded, predict(full, x), rtol=0, atol=1e-4)
     assert layers.strip() == "['InputLayer', 'Dense', 'Dense']"
 
@@ -165,7 +166,7 @@ def test_export_full_model_metrics_and_plots(
     window.export_full_action.trigger()
     reloaded = load_model(full_path)
     x = entry.dataset.x_test[:20]
-    np.testing.assert_allclose(predict(reloaded, x), predict(entry.model, x), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(predict(reloaded, x), predict(entry.model, x), **FLOAT32)
 
     csv_path = tmp_path / "metrics.csv"
     answer_dialogs(monkeypatch, csv_path)
@@ -243,7 +244,7 @@ def test_session_save_and_reopen_with_recent_files_and_geometry(
     assert restored.history == entry.history and restored.regime == "lambda"
     assert restored.retracted is False  # the full weights are restored; retract again at will
     x = entry.dataset.x_test[:20]
-    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), atol=1e-6)
+    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), **FLOAT32)
     again.run_panel.retract_button.click()
     assert restored.retracted and restored.report.max_abs_difference < 1e-4
 
@@ -318,4 +319,4 @@ def test_session_opened_while_tensorflow_loads_keeps_its_weights(
     qtbot.waitUntil(lambda: early.tensorflow_ready, timeout=120_000)
     assert restored.model is not None and early.export_compact_action.isEnabled()
     x = entry.dataset.x_test[:10]
-    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), atol=1e-6)
+    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), **FLOAT32)

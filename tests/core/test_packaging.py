@@ -14,7 +14,7 @@ import pytest
 
 from resources import preset_paths
 
-SOURCES = ("pyproject.toml", "README.md", "spectral_core", "app", "resources")
+SOURCES = ("pyproject.toml", "README.md", "spectral_core", "app", "resources", "benchmarks")
 
 
 def pip(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -58,6 +58,8 @@ def test_wheel_ships_the_presets_and_they_are_found_when_installed(repo_root: Pa
     presets = {f"resources/presets/{path.name}" for path in preset_paths()}
     assert presets and presets <= names
     assert "spectral_core/cli.py" in names
+    # Benchmarks are developer tooling beside the library, not part of it.
+    assert not [name for name in names if name.startswith("benchmarks/") or "bench" in name]
 
     installed = pip(
         "install", "--no-deps", "--no-index", "--target", "site", str(wheel), cwd=tmp_path
