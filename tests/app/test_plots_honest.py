@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtWidgets import QApplication
 
 from app.plots import RUN_COLORS, live_plot, step_xy
 from app.plots.metrics import TRAIN_COLOR, VALIDATION_COLOR, MetricsPanel
@@ -141,6 +143,17 @@ def test_step_outline_of_a_histogram() -> None:
     assert step_xy(np.array([0.0]), np.zeros(0))[0].size == 0
 
 
+def wheel(plot, delta: int) -> None:
+    """Send ``plot`` a mouse-wheel event at its centre (zoom in for positive ``delta``)."""
+    viewport = plot.viewport()
+    centre = QPointF(viewport.width() / 2, viewport.height() / 3)
+    event = QWheelEvent(
+        centre, QPointF(viewport.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, delta),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
 def test_zooming_histograms_and_redrawing_raises_nothing(qtbot) -> None:
     """Wheel-zoom, pan and set ranges on every plot, redrawing in between (issue 13's crash)."""
     metrics, spectrum, weights = panels(qtbot)
@@ -158,13 +171,16 @@ def test_zooming_histograms_and_redrawing_raises_nothing(qtbot) -> None:
             weights.set_live({"layer_1": histogram(rng.normal(size=1000), 60)})
             weights.set_histories({"layer_1": (history.matrix(), history.edges)}, {})
             if step % 2:
-                view.scaleBy((0.3, 0.3))  # what a wheel step does
+                wheel(plot, 120 * step)  # a real mouse-wheel event on the plot
             else:
                 view.setXRange(step - 3.0, step - 2.9, padding=0)  # a narrow window, empty bins
             plot.grab()  # paints: clip-to-view and downsampling run here
             qtbot.wait(1)
         view.autoRange()
         plot.grab()
+    x_range = spectrum.histogram_plot.getViewBox().viewRange()[0]
+    wheel(spectrum.histogram_plot, 480)
+    assert spectrum.histogram_plot.getViewBox().viewRange()[0] != x_range, "the wheel zoomed"
     assert spectrum.histogram_curve.getOriginalDataset()[0].size > 0
 
 
