@@ -13,6 +13,10 @@ module builds computes the same function as the trained one at step 0 (float32 r
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -20,6 +24,7 @@ import numpy as np
 
 from spectral_core.architecture import Architecture
 from spectral_core.build import build_model, loss_for, make_optimizer
+from spectral_core.errors import SpectralLabError
 from spectral_core.layers import MaskedDense, SpectralDense, dense_layers, effective_weights
 from spectral_core.regimes import check_regime, default_learning_rate
 
@@ -122,3 +127,76 @@ def continue_model(
     if compile:
         _compile(continued, architecture, optimizer, learning_rate, jit_compile)
     return continued
+
+
+class ContinuationError(SpectralLabError):
+    """A run folder cannot be continued; the message names the file or field."""
+
+
+def read_run_folder(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], keras.Model]:
+    """The ``summary.json`` and the trained ``full.keras`` of a run folder (safe mode)."""
+    from spectral_core.export import load_model
+
+    path = Path(folder)
+    summary_path = path / "summary.json"
+    if not summary_path.is_file():
+        raise ContinuationError(
+            f"--from: {path} is not a run folder (no summary.json); give a folder that "
+            "`spectral-lab train --out` wrote"
+        )
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ContinuationError(f"{summary_path}: unreadable ({error})") from None
+    for key in ("regime", "architecture", "epochs_completed"):
+        if not isinstance(summary, dict) or key not in summary:
+            raise ContinuationError(f"{summary_path}: {key}: missing")
+    return summary, load_model(path / "full.keras")
+
+
+def continue_run(
+    folder: str | os.PathLike[str],
+    to_regime: str,
+    dataset: Any,
+    config: Any,
+    out: str | os.PathLike[str] | None = None,
+    observers: Iterable[Any] = (),
+    control: Any = None,
+    callbacks: Iterable[keras.callbacks.Callback] = (),
+) -> Any:
+    """Train the run in ``folder`` for ``config.epochs`` more epochs as ``to_regime``.
+
+    The new run starts from the folder's trained weights (:func:`continue_model`), numbers its
+    epochs on from the earlier run's, and records where it came from in its summary
+    (``continued_from``). Returns the :class:`spectral_core.runs.RunOutcome`.
+    """
+    from spectral_core.runs import run_training
+
+    summary, model = read_run_folder(folder)
+    architecture = Architecture.from_dict(summary["architecture"])
+    from_regime = summary["regime"]
+    allowed = continuation_regimes(from_regime)
+    if to_regime not in allowed:
+        raise ContinuationError(
+            f"--regime: a {from_regime} run continues as {', '.join(allowed)}, got {to_regime!r}"
+        )
+    config = config.validate()
+    spectral = to_regime in ("lambda", "lambda-phi")
+    continued = continue_model(
+        model, architecture, from_regime, to_regime, seed=config.seed,
+        optimizer=config.optimizer, learning_rate=config.learning_rate,
+        jit_compile=config.jit_compile,
+        eigenvalue_regularization=config.regularizer() if spectral else None,
+    )
+    earlier = summary.get("continued_from") or {}
+    done = int(earlier.get("epochs_completed", 0)) + int(summary["epochs_completed"])
+    origin = {
+        "folder": str(Path(folder).resolve()),
+        "regime": from_regime,
+        "epochs_completed": done,
+        "test_accuracy": summary.get("test_accuracy"),
+    }
+    return run_training(
+        architecture, to_regime, dataset, config, out, observers, control, callbacks,
+        model=continued, continued_from=origin,
+    )
