@@ -40,7 +40,9 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import MessageBar, ask_open_path, ask_save_path
 from app.editor import ArchitectureEditor
-from app.plots import export_plot
+from app.help import install_help
+from app.layout import fit_to_screen
+from app.plots import export_plot, set_run_name
 from app.plots.export import install_svg_export
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
@@ -49,6 +51,7 @@ from app.pruning_panel import PruningPanel
 from app.retract import RetractCommand, describe_report, ensure_compact, ensure_retraction
 from app.run_panel import RunPanel
 from app.runs_list import RunEntry, RunsList
+from app.view_menu import rebuild_view_menu
 from app.worker import RunResult, TensorFlowLoader, TrainingRequest, TrainingWorker
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import ConfigError
@@ -94,12 +97,15 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
+        self.run_panel.remember_in(self.settings)
         self.pruning_panel = PruningPanel(undo_stack=self.editor.undo_stack)
         self.add_analysis_tab(self.pruning_panel, "Pruning")
         self.modelReady.connect(self.pruning_panel.on_model_ready)
+        install_help(self)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self.redraw_timer.timeout.connect(self.refresh_live_views)
+        fit_to_screen(self)
         self._restore_settings()
         self._on_architecture_changed(self.editor.architecture())
         self._update_actions()
@@ -261,8 +267,7 @@ class MainWindow(QMainWindow):
         for action in (self.train_action, self.pause_action, self.stop_action, self.retract_action):
             run_menu.addAction(action)
         self.view_menu = bar.addMenu("&View")
-        for index in range(self.tabs.count()):
-            self._add_view_action(self.tabs.widget(index))
+        self._add_view_action(self.tabs.currentWidget())
         self._update_recent_menu()
 
     def _connect(self) -> None:
@@ -294,15 +299,8 @@ class MainWindow(QMainWindow):
         self._add_view_action(widget)
 
     def _add_view_action(self, widget: QWidget) -> None:
-        """View menu entry (Ctrl+1, Ctrl+2, ...) that brings ``widget``'s tab to the front."""
-        title = self.tabs.tabText(self.tabs.indexOf(widget)).replace("&&", "&")
-        number = len(self.tab_actions) + 1
-        action = self._action(
-            title, f"Ctrl+{number}" if number < 10 else None,
-            lambda: self.tabs.setCurrentWidget(widget),
-        )
-        self.tab_actions.append(action)
-        self.view_menu.addAction(action)
+        """View menu entries (Ctrl+1, Ctrl+2, ...) in the tabs' order (see app.view_menu)."""
+        rebuild_view_menu(self.tabs, self.view_menu, self.tab_actions)
 
     @property
     def tensorflow_ready(self) -> bool:
@@ -440,6 +438,7 @@ class MainWindow(QMainWindow):
         self.spectrum_panel.clear()
         self.weights_panel.clear()
         self.metrics_panel.set_epoch_span(request.config.epochs)
+        set_run_name(request.name, self.metrics_panel, self.spectrum_panel, self.weights_panel)
         self._worker = TrainingWorker(request)
         self._thread = QThread(self)
         self._worker.moveToThread(self._thread)
@@ -594,6 +593,7 @@ class MainWindow(QMainWindow):
         self._worker, self._thread = None, None
         self.editor.set_locked(False)
         self.run_panel.set_settings_enabled(True)
+        self._on_runs_selected()  # a failed start cleared the plots: show the selected run again
         self._update_actions()
 
     # == results, retraction ===============================================================
@@ -661,15 +661,21 @@ class MainWindow(QMainWindow):
             )
             if not path:
                 return None
-        from spectral_core.export import save_model
+        from spectral_core.export import expected_input, save_model
 
         try:
             if compact:
                 ensure_compact(entry)
-            target = save_model(entry.compact if compact else entry.model, path)
+            model = entry.compact if compact else entry.model
+            target = save_model(model, path)
         except (WriteError, OSError, ValueError) as error:
             self.show_error(f"export failed: {error}")
             return None
+        features = int(model.inputs[0].shape[-1])
+        self.show_info(
+            f"Wrote the {kind} model of {entry.name} to {target}. It expects "
+            f"{expected_input(features)} (also in the file's metadata.json)."
+        )
         self.statusBar().showMessage(f"Wrote the {kind} model of {entry.name} to {target}", 8000)
         return target
 
@@ -899,6 +905,8 @@ class MainWindow(QMainWindow):
     def _on_runs_selected(self) -> None:
         selected = self.runs_list.selected_entries()
         current = self.current_entry()
+        if current is not None and not self.is_training:
+            set_run_name(current.name, self.metrics_panel, self.spectrum_panel, self.weights_panel)
         overlays = [entry for entry in selected if entry is not current or self.is_training]
         self.metrics_panel.set_overlays([(entry.name, entry.history) for entry in overlays])
         self.weights_panel.set_run_overlays([(entry.name, entry.histograms()) for entry in overlays])

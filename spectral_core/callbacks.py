@@ -54,14 +54,11 @@ class SnapshotCallback(_EngineCallback):
         config = TrainingConfig(
             snapshot_interval=snapshot_interval, histogram_bins=histogram_bins
         ).validate()
-        # The network is the model fit trains, known once fit starts (on_train_begin).
-        super().__init__(
-            config, list(observers), control or TrainingControl(), 0, telescopic, None  # type: ignore[arg-type]
-        )
+        # No network given: the engine reads and restores the model fit trains.
+        super().__init__(config, list(observers), control or TrainingControl(), 0, telescopic)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        """Read the model, the number of epochs and of batches per epoch from ``fit``, then start."""
-        self.network = self.model
+        """Read the number of epochs and of batches per epoch from ``fit``, then start."""
         params = self.params or {}
         if params.get("epochs"):
             self.config = dataclasses.replace(self.config, epochs=int(params["epochs"]))

@@ -26,7 +26,8 @@ from spectral_core.regimes import REGIMES, parameter_counts
 
 # Modules that add subcommands (module path, attribute).
 SUBCOMMANDS: list[str] = [
-    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep", "spectral_core.search",
+    "spectral_core.experiments", "spectral_core.prune_cli", "spectral_core.sweep",
+    "spectral_core.search",
 ]
 
 
@@ -170,7 +171,11 @@ def config_from_args(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``spectral-lab train``: one run, written to a run folder."""
-    architecture = load_architecture(args.architecture)
+    if args.from_run and args.architecture:
+        raise CommandError("train: give an architecture or --from RUN_DIR, not both")
+    if not args.from_run and not args.architecture:
+        raise CommandError("train: give an architecture (JSON file or preset name) or --from RUN_DIR")
+    architecture = load_architecture(args.architecture) if args.architecture else None
     from spectral_core.data import load_dataset
 
     config = config_from_args(args)
@@ -187,10 +192,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         callbacks.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard, histogram_freq=1))
     with TqdmProgress(disable=args.quiet) as progress:
-        outcome = run_training(
-            architecture, args.regime, dataset, config, out=args.out,
-            observers=[progress], callbacks=callbacks,
-        )
+        if args.from_run:
+            from spectral_core.continuation import continue_run
+
+            outcome = continue_run(
+                args.from_run, args.regime, dataset, config, out=args.out,
+                observers=[progress], callbacks=callbacks,
+            )
+        else:
+            outcome = run_training(
+                architecture, args.regime, dataset, config, out=args.out,
+                observers=[progress], callbacks=callbacks,
+            )
     summary = outcome.summary
     print(
         f"{args.regime}: test accuracy {summary['test_accuracy']:.4f} "
@@ -237,8 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train one network and write a run folder")
     train.add_argument(
-        "architecture", help="architecture JSON file or preset name"
+        "architecture", nargs="?",
+        help="architecture JSON file or preset name (not with --from: the run folder has it)",
     ).complete = shtab.FILE  # type: ignore[attr-defined]
+    train.add_argument(
+        "--from", dest="from_run", metavar="RUN_DIR",
+        help="continue the run in this folder from its weights, in --regime (e.g. lambda → "
+        "lambda-phi or direct-full), for --epochs more epochs",
+    ).complete = shtab.DIRECTORY  # type: ignore[attr-defined]
     train.add_argument("--regime", choices=REGIMES, default="lambda")
     train.add_argument(
         "--dataset", default="mnist", help="mnist, fashion-mnist, an .npz file or an IDX folder"

@@ -122,26 +122,39 @@ def run_training(
     observers: Iterable[Observer] = (),
     control: TrainingControl | None = None,
     callbacks: Iterable[keras.callbacks.Callback] = (),
+    *,
+    model: keras.Model | None = None,
+    continued_from: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Build, train, retract and (when ``out`` is given) write the run folder."""
+    """Build, train, retract and (when ``out`` is given) write the run folder.
+
+    ``model`` (compiled, built for ``regime``) replaces the freshly built one, e.g. a model that
+    continues an earlier run (:mod:`spectral_core.continuation`); ``continued_from`` then says
+    which run, and the epochs are numbered on from its last one.
+    """
     config = (config or TrainingConfig()).validate()
     folder = Path(out) if out is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    model = build_model(
-        architecture,
-        regime,
-        seed=config.seed,
-        optimizer=config.optimizer,
-        learning_rate=config.learning_rate,
-        jit_compile=config.jit_compile,
-        eigenvalue_regularization=config.regularizer(),
-        initialization=config.initialization,
-    )
+    if model is None:
+        model = build_model(
+            architecture,
+            regime,
+            seed=config.seed,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            jit_compile=config.jit_compile,
+            eigenvalue_regularization=config.regularizer(),
+            initialization=config.initialization,
+        )
     flags = telescopic_flags(architecture)
     result = train(
         model, dataset, config, observers, control, telescopic=flags, callbacks=callbacks
     )
+    if continued_from:
+        offset = int(continued_from.get("epochs_completed", 0))
+        for row in result.history:
+            row["epoch"] += offset
     compact = retract(model, flags)
     report = compare_retraction(model, compact, dataset.x_test, dataset.y_test)
     counts = parameter_counts(architecture, regime)
@@ -166,6 +179,7 @@ def run_training(
         "dataset": dataset.name,
         "config": config.to_dict(),
         "versions": library_versions(),
+        "continued_from": continued_from,
     }
     outcome = RunOutcome(
         architecture, regime, config, dataset.name, result, model, compact, report, summary

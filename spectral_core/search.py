@@ -128,7 +128,7 @@ class Param:
     choices: tuple[Any, ...] = ()
 
     def suggest(self, trial: Any) -> Any:
-        """Ask the Optuna ``trial`` for this dimension's value."""
+        """Draw this parameter's value for an Optuna ``trial``."""
         if self.kind == "categorical":
             return trial.suggest_categorical(self.name, list(self.choices))
         if self.kind == "int":
@@ -146,7 +146,7 @@ class Param:
         return self.low <= value <= self.high
 
     def to_dict(self) -> dict[str, Any]:
-        """The dimension as its study-file JSON object."""
+        """The parameter as it is written in a study file."""
         if self.kind == "categorical":
             return {"type": "categorical", "choices": list(self.choices)}
         data = {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
@@ -156,7 +156,7 @@ class Param:
 
     @property
     def layer(self) -> int | None:
-        """The layer index of a ``layers[i].units`` dimension, else None."""
+        """The hidden layer index of a ``layers[i].units`` parameter, else None."""
         match = LAYER_UNITS.match(self.name)
         return int(match.group(1)) if match else None
 
@@ -461,7 +461,7 @@ def load_study(path: str | Path) -> Study:
 
 
 def make_pruner(options: dict[str, Any]) -> Any:
-    """The Optuna pruner a study's ``pruner`` options describe (median, successive-halving or none)."""
+    """The Optuna pruner a study file's ``pruner`` options name (or a no-op pruner)."""
     import optuna
 
     arguments = {key: value for key, value in options.items() if key != "type"}
@@ -473,7 +473,7 @@ def make_pruner(options: dict[str, Any]) -> Any:
 
 
 def make_sampler(options: dict[str, Any], seed: int) -> Any:
-    """The Optuna sampler a study's ``sampler`` options describe (random or TPE), seeded."""
+    """The Optuna sampler a study file's ``sampler`` options name, seeded."""
     import optuna
 
     if options["type"] == "random":
@@ -873,7 +873,7 @@ def train_command(spec: RunSpec, data: DataSource, folder: Path) -> str:
 
 
 def read_best(folder: str | Path) -> dict[str, Any] | None:
-    """The study folder's best-trial record, or None if there is none readable yet."""
+    """The folder's ``best.json`` as a dict, or None when the search has not written one."""
     path = Path(folder) / BEST_FILE
     if not path.exists():
         return None
@@ -984,7 +984,7 @@ def _save_figure(figure: Any, path: Path) -> None:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register the ``search`` subcommand."""
+    """Register ``spectral-lab search`` with the command-line parser."""
     parser = subparsers.add_parser(
         "search",
         help="tune training settings and layer sizes with Optuna (pruning, resumable, Dask)",
@@ -1000,7 +1000,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    """``spectral-lab search``: run or resume the study and report the best trial."""
+    """Run ``spectral-lab search``: trials, results and the best trial's test accuracy."""
     study = load_study(args.study_file)
     outcome = run_search(study, args.out, args.trials, workers=args.workers,
                          scheduler=args.scheduler, quiet=args.quiet)

@@ -138,12 +138,10 @@ class _EngineCallback(keras.callbacks.Callback):
         control: TrainingControl,
         batches_per_epoch: int,
         telescopic: list[bool] | None,
-        network: keras.Model,
+        network: keras.Model | None = None,
     ) -> None:
         super().__init__()
-        # The network whose weights are read and restored; ``self.model`` (set by fit) may be a
-        # training view that shares its variables (spectral_core.projection).
-        self.network = network
+        self._network = network
         self.config = config
         self.observers = list(observers)
         self.control = control
@@ -161,6 +159,15 @@ class _EngineCallback(keras.callbacks.Callback):
         self._call_first_batch = 1
         self._history: dict[str, HistogramHistory] = {}
         self._compact_history: dict[str, HistogramHistory] = {}
+
+    @property
+    def network(self) -> keras.Model:
+        """The network whose weights are read and restored: the one given, else fit's model.
+
+        ``train`` passes its model, since what fit runs may be a training view that shares the
+        model's variables (spectral_core.projection).
+        """
+        return self._network if self._network is not None else self.model
 
     # -- helpers --------------------------------------------------------------------
     def _emit(self, kind: str, batch: int, metrics: dict[str, float], full: bool) -> None:
@@ -291,7 +298,7 @@ def split_validation(
 
 # A compiled call of this many floating-point operations lasts ~20 ms on a 2-core laptop CPU: long
 # enough that Keras's per-call dispatch (~1–6 ms) stops dominating, short enough for observers.
-EXECUTION_FLOPS = 4e8
+EXECUTION_FLOPS = 1e9
 MAX_STEPS_PER_EXECUTION = 50
 
 

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import bench
+from benchmarks import bench, user_path
 from benchmarks.bench import main
 
 
@@ -31,6 +31,10 @@ def expected_rows(plan: bench.Plan) -> list[str]:
     rows += [f"{name} engine ÷ Dense fit, {first}" for name in bench.STEP_TARGETS]
     rows.append(f"lambda engine, observers on ÷ off, {first}")
     rows.append(f"Peak memory of a training run, {last} lambda-phi")
+    for widths, regimes in user_path.QUICK_TARGETS.items():
+        shape = "→".join(map(str, widths))
+        rows += [f"{regime} epoch ÷ direct-full epoch, {shape}" for regime in regimes]
+    rows.append("reproduce table1, 1 seed, 3 epochs, sizes 50/800/2000, wide + non-linear")
     rows += [
         f"oneDNN {state}, XLA {xla}: Dense / lambda / lambda-phi"
         for state in ("on", "off")
@@ -64,14 +68,14 @@ def test_quick_bench_writes_every_figure(tmp_path, capsys):
     assert list(rows) == expected
     for name, (section, _name, value, target, verdict, notes) in rows.items():
         if value == "not measured":
-            # Only the second oneDNN setting is skipped, and the table says why.
-            assert section == "Settings" and "--quick" in notes, (name, rows[name])
+            # Only the second oneDNN setting and the MNIST reproduce are skipped, saying why.
+            assert section in ("Settings", "User's path") and "--quick" in notes, (name, rows[name])
             continue
         assert value, name
         if target != "—":
             assert verdict == "met" or verdict.startswith("**missed**"), name
     skipped = [name for name, cells in rows.items() if cells[2] == "not measured"]
-    assert len(skipped) == 2  # the other oneDNN setting, XLA off and on
+    assert len(skipped) == 3  # the other oneDNN setting (XLA off and on), reproduce on MNIST
     for key in ("CPU", "cores", "TensorFlow", "oneDNN", "XLA (jit_compile)"):
         assert f"- {key}: " in text
     printed = capsys.readouterr().out
