@@ -19,7 +19,8 @@ The public API (``__all__``):
 - Data: :func:`load_dataset`, :class:`Dataset`, :func:`synthetic_digits`.
 - Training: :class:`TrainingConfig`, :func:`train`, :class:`TrainingResult`,
   :class:`TrainingControl`, :class:`Snapshot`, :class:`SnapshotCallback` (the observer callback,
-  also for a plain ``model.fit``), :func:`run_training` (build, train, retract, write a run folder).
+  also for a plain ``model.fit``), :class:`TensorBoardObserver` (spectrum, weight histograms and
+  HParams in TensorBoard), :func:`run_training` (build, train, retract, write a run folder).
 - Retraction and files: :func:`retract`, :func:`compare_retraction`, :func:`save_model`,
   :func:`load_model`.
 - Errors: :class:`SpectralLabError`, the base of every error about bad input.
@@ -61,6 +62,7 @@ _LAZY: dict[str, str] = {
     "TrainingControl": "spectral_core.training",
     "Snapshot": "spectral_core.training",
     "SnapshotCallback": "spectral_core.callbacks",
+    "TensorBoardObserver": "spectral_core.tensorboard",
     "run_training": "spectral_core.runs",
     "retract": "spectral_core.retraction",
     "compare_retraction": "spectral_core.runs",

@@ -15,6 +15,7 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import shtab
 
@@ -191,18 +192,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         import keras
 
         callbacks.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard, histogram_freq=1))
+    observers: list[Any] = []
+    if args.tensorboard:
+        from spectral_core.tensorboard import TensorBoardObserver, run_hparams
+
+        hparams = (
+            run_hparams(architecture, args.regime, config) if architecture is not None
+            else {"regime": args.regime, "continued_from": str(args.from_run), "seed": config.seed}
+        )
+        observers.append(TensorBoardObserver(args.tensorboard, hparams))
     with TqdmProgress(disable=args.quiet) as progress:
         if args.from_run:
             from spectral_core.continuation import continue_run
 
             outcome = continue_run(
                 args.from_run, args.regime, dataset, config, out=args.out,
-                observers=[progress], callbacks=callbacks,
+                observers=[progress, *observers], callbacks=callbacks,
             )
         else:
             outcome = run_training(
                 architecture, args.regime, dataset, config, out=args.out,
-                observers=[progress], callbacks=callbacks,
+                observers=[progress, *observers], callbacks=callbacks,
             )
     summary = outcome.summary
     print(
@@ -266,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="run folder to write"
     ).complete = shtab.DIRECTORY  # type: ignore[attr-defined]
     train.add_argument(
-        "--tensorboard", metavar="DIR", help="also write TensorBoard logs"
+        "--tensorboard", metavar="DIR",
+        help="also write TensorBoard logs: metrics, the spectrum per layer, weight histograms, HParams",
     ).complete = shtab.DIRECTORY  # type: ignore[attr-defined]
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_training_options(train)

@@ -230,6 +230,9 @@ def _sweep_format() -> type[BaseModel]:
         )),
         keep_weights=(bool, Field(False, description="store the compact kernels of each run")),
         save_models=(bool, Field(False, description="write a run folder per run")),
+        tensorboard=(bool, Field(
+            False, description="write TensorBoard logs per run (spectrum, weights, HParams)",
+        )),
     )
 
 

@@ -39,7 +39,7 @@ from spectral_core.regimes import REGIMES
 
 TOP_LEVEL = (
     "dataset", "limit", "test_limit", "architectures", "regimes", "seeds", "settings", "grid",
-    "keep_weights", "save_models",
+    "keep_weights", "save_models", "tensorboard",
 )
 # A valid sweep file (a test loads it): the sweep --help shows it as is.
 EXAMPLE = """\
@@ -70,7 +70,8 @@ FIELDS = """\
   settings       fixed training settings (TrainingConfig fields, as in a --config file)
   grid           training settings mapped to lists of values: every combination is run
   keep_weights   store the compact kernels of each run (npz)
-  save_models    write a run folder (models, metrics) per run"""
+  save_models    write a run folder (models, metrics) per run
+  tensorboard    write TensorBoard logs per run to OUT/tensorboard (spectrum, weights, HParams)"""
 SETTING_FIELDS = tuple(sorted(set(TrainingConfig.__dataclass_fields__) - {"seed"}))
 MAX_SWEEP_BYTES = 1_000_000
 MAX_RUNS = 100_000
@@ -92,6 +93,7 @@ class Sweep:
     data: DataSource
     keep_weights: bool = False
     save_models: bool = False
+    tensorboard: bool = False
 
 
 def _positive_int(value: Any, path: str, low: int = 1) -> int:
@@ -231,6 +233,7 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
         DataSource(dataset, limit, test_limit),
         _bool(data.get("keep_weights", False), "keep_weights"),
         _bool(data.get("save_models", False), "save_models"),
+        _bool(data.get("tensorboard", False), "tensorboard"),
     )
 
 
@@ -290,7 +293,7 @@ def run_sweep(
     outcome = run_grid(
         sweep.specs, folder, sweep.data, workers=workers, scheduler=scheduler,
         keep_weights=sweep.keep_weights, save_models=sweep.save_models, quiet=quiet,
-        manifest={"experiment": "sweep"},
+        manifest={"experiment": "sweep"}, tensorboard=sweep.tensorboard,
     )
     atomic_write_text(folder / "runs.csv", runs_csv(plan_rows(sweep.specs, outcome.records)))
     summary = [

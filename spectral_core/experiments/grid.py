@@ -100,8 +100,13 @@ def run_grid(
     save_models: bool = False,
     quiet: bool = False,
     manifest: dict[str, Any] | None = None,
+    tensorboard: bool = False,
 ) -> GridOutcome:
-    """Run every spec not yet finished in ``out``; append each finished run to ``runs.jsonl``."""
+    """Run every spec not yet finished in ``out``; append each finished run to ``runs.jsonl``.
+
+    ``tensorboard``: each run also writes TensorBoard logs (spectrum, weight histograms, HParams)
+    to ``out/tensorboard/<run id>``, so the grid is browsable in the HParams dashboard.
+    """
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     unique = plan_order(specs)
@@ -120,7 +125,9 @@ def run_grid(
                 futures: dict[cf.Future, RunSpec] = {}
                 for spec in pending:
                     save_to = str(folder / "runs" / spec.run_id) if save_models else None
-                    observers = [progress.observer(spec)] if inline else []
+                    observers: list[Any] = [progress.observer(spec)] if inline else []
+                    if tensorboard:
+                        observers.append(_tensorboard_observer(folder, spec))
                     future = executor.submit(
                         execute_run, spec, data, keep_weights, save_to, observers
                     )
@@ -142,6 +149,16 @@ def run_grid(
     planned = {spec.run_id for spec in unique}
     kept = {run_id: record for run_id, record in records.items() if run_id in planned}
     return GridOutcome(kept, ran, len(unique) - len(pending), failures)
+
+
+def _tensorboard_observer(folder: Path, spec: RunSpec) -> Any:
+    from spectral_core.tensorboard import TensorBoardObserver, run_hparams
+
+    hparams = {
+        **run_hparams(spec.architecture, spec.regime, spec.config()),
+        "family": spec.family, "size": spec.size,
+    }
+    return TensorBoardObserver(folder / "tensorboard" / spec.run_id, hparams)
 
 
 def _completed(futures: dict[cf.Future, RunSpec], inline: bool) -> Iterator[cf.Future]:

@@ -195,6 +195,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--setting", action="append", default=[], metavar="FIELD=JSON",
                         help="any other training setting, e.g. --setting optimizer='\"adam\"'")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--tensorboard", action="store_true",
+        help="also write TensorBoard logs per run to OUT/tensorboard (spectrum, weights, HParams)",
+    )
     add_executor_options(parser, default_workers=0)
     parser.set_defaults(func=cmd_reproduce)
 
@@ -249,7 +253,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     outcome = run_grid(
         specs, folder, data, workers=args.workers, scheduler=args.scheduler,
         keep_weights=args.experiment == "perceptron", quiet=args.quiet,
-        manifest={"experiment": args.experiment},
+        manifest={"experiment": args.experiment}, tensorboard=args.tensorboard,
     )
     report = write_report(args.experiment, specs, outcome, data, folder,
                           reproduce_command(args), families or TABLE1_FAMILIES)
