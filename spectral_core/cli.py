@@ -118,7 +118,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="regularize the trained eigenvalues (sharpens node importance for pruning)",
     )
     parser.add_argument("--eigenvalue-penalty-weight", type=float, default=0.0)
-    parser.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
+    parser.add_argument(
+        "--jit-compile", nargs="?", const="on", default="auto", choices=("auto", "on", "off"),
+        help="compile steps with XLA (auto: where the first layer's projection is cached and the "
+        "run is long enough to repay compiling)",
+    )
     parser.add_argument(
         "--initialization", choices=INITIALIZATION_NAMES, default=defaults.initialization,
         help="initial φ and eigenvalues; the schemes are described in docs/REPRODUCTION.md",
@@ -141,7 +145,7 @@ def config_from_args(args: argparse.Namespace):
         validation_fraction=args.validation_fraction,
         eigenvalue_penalty=args.eigenvalue_penalty,
         eigenvalue_penalty_weight=args.eigenvalue_penalty_weight,
-        jit_compile=args.jit_compile,
+        jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"),
         initialization=args.initialization,
     ).validate()
 

@@ -53,7 +53,10 @@ class TrainingConfig:
     histogram_bins: int = 60
     eigenvalue_penalty: str = "none"  # none, l1 or l2 on the trained λ_out
     eigenvalue_penalty_weight: float = 0.0
-    jit_compile: bool = False
+    # XLA: True or False, or "auto": on where the engine trains a cached-projection view for a
+    # long enough run (its small elementwise steps fuse: 1.5–2× faster steps, for ~4 s of
+    # compiling), off otherwise (a Dense step gains little; docs/BENCHMARKS.md).
+    jit_compile: bool | str = "auto"
     # Batches per compiled call (Keras steps_per_execution); 0 picks it from the step's cost so a
     # call lasts about 20 ms (observers and stop/pause act between calls). 1 when
     # snapshot_interval is 0 (observers asked for every batch).
@@ -76,6 +79,10 @@ class TrainingConfig:
         integer("seed", 0, 2**31 - 1)
         integer("histogram_bins", 2, 1000)
         integer("steps_per_execution", 0, 10_000)
+        if not (isinstance(self.jit_compile, bool) or self.jit_compile == "auto"):
+            raise ConfigError(
+                f"jit_compile: must be true, false or \"auto\", got {self.jit_compile!r}"
+            )
         integer("projection_cache_mb", 0, 1_000_000)
         if self.learning_rate is not None and not (
             isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 10
