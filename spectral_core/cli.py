@@ -114,14 +114,6 @@ class _Given(argparse._StoreAction):
         namespace.given_settings = {*getattr(namespace, "given_settings", ()), self.dest}
 
 
-class _GivenTrue(argparse._StoreTrueAction):
-    """``store_true`` that notes the option was given (see :class:`_Given`)."""
-
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
-        super().__call__(parser, namespace, values, option_string)
-        namespace.given_settings = {*getattr(namespace, "given_settings", ()), self.dest}
-
-
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """The training settings every training command takes (``TrainingConfig`` fields)."""
     from spectral_core.config import TrainingConfig
@@ -147,7 +139,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="regularize the trained eigenvalues (sharpens node importance for pruning)",
     )
     add("--eigenvalue-penalty-weight", type=float, default=defaults.eigenvalue_penalty_weight)
-    parser.add_argument("--jit-compile", action=_GivenTrue, help="compile steps with XLA")
+    add(
+        "--jit-compile", nargs="?", const="on", default="auto", choices=("auto", "on", "off"),
+        help="compile steps with XLA (auto: where the first layer's projection is cached and the "
+        "run is long enough to repay compiling)",
+    )
     add(
         "--initialization", choices=INITIALIZATION_NAMES, default=defaults.initialization,
         help="initial φ and eigenvalues; the schemes are described in docs/REPRODUCTION.md",
@@ -163,6 +159,7 @@ def config_from_args(args: argparse.Namespace):
     from spectral_core.config import TrainingConfig
 
     settings = {name: getattr(args, name) for name in SETTING_OPTIONS}
+    settings["jit_compile"] = {"on": True, "off": False}.get(args.jit_compile, "auto")
     if getattr(args, "config", None):
         given = getattr(args, "given_settings", set())
         from_file = TrainingConfig.load(args.config).to_dict()

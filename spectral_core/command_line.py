@@ -58,8 +58,8 @@ def train_arguments(
             "--eigenvalue-penalty", config.eigenvalue_penalty,
             "--eigenvalue-penalty-weight", repr(float(config.eigenvalue_penalty_weight)),
         ]
-    if config.jit_compile:
-        arguments.append("--jit-compile")
+    if config.jit_compile != "auto":
+        arguments += ["--jit-compile", "on" if config.jit_compile else "off"]
     arguments += ["--out", out]
     return arguments
 

@@ -185,7 +185,7 @@ def continue_run(
     continued = continue_model(
         model, architecture, from_regime, to_regime, seed=config.seed,
         optimizer=config.optimizer, learning_rate=config.learning_rate,
-        jit_compile=config.jit_compile,
+        jit_compile=config.jit_compile is True,
         eigenvalue_regularization=config.regularizer() if spectral else None,
     )
     earlier = summary.get("continued_from") or {}

@@ -50,7 +50,13 @@ def _setting_fields(exclude: tuple[str, ...] = ()) -> dict[str, Any]:
             continue
         limits = dict(LIMITS.get(field.name, {}))
         choices = limits.pop("choices", None)
-        kind = Literal[tuple(choices)] if choices else hints[field.name]  # type: ignore[valid-type]
+        if choices is None:
+            kind = hints[field.name]
+        else:
+            names = tuple(choice for choice in choices if isinstance(choice, str))
+            kind = Literal[names]  # type: ignore[valid-type]
+            if any(isinstance(choice, bool) for choice in choices):
+                kind = bool | kind  # strict bool: 1 and 0 are not true and false
         fields[field.name] = (kind, Field(field.default, **limits))
     return fields
 
@@ -102,7 +108,10 @@ def _allowed_text(name: str) -> str:
     kind = typing.get_type_hints(TrainingConfig)[name]
     optional = type(None) in typing.get_args(kind)
     base = next((arg for arg in typing.get_args(kind) if arg is not type(None)), kind)
-    if "choices" in limits:
+    if "choices" in limits and any(isinstance(choice, bool) for choice in limits["choices"]):
+        words = ["true", "false"] + [json.dumps(c) for c in limits["choices"] if isinstance(c, str)]
+        text = f"must be {', '.join(words[:-1])} or {words[-1]}"  # true, false or "auto"
+    elif "choices" in limits:
         text = f"must be one of {', '.join(limits['choices'])}"
     elif base is bool:
         text = "must be true or false"

@@ -143,7 +143,7 @@ def run_training(
             seed=config.seed,
             optimizer=config.optimizer,
             learning_rate=config.learning_rate,
-            jit_compile=config.jit_compile,
+            jit_compile=config.jit_compile is True,
             eigenvalue_regularization=config.regularizer(),
             initialization=config.initialization,
         )

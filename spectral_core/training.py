@@ -109,6 +109,7 @@ class TrainingResult:
     notes: list[str] = field(default_factory=list)  # said once, e.g. why the cache was not used
     cached_projection: bool = False  # trained on the first layer's cached input projection
     steps_per_execution: int = 1
+    jit_compile: bool = False  # the training function was compiled with XLA
 
 
 def layer_eigenvalues(model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
@@ -329,20 +330,41 @@ def choose_steps_per_execution(model: keras.Model, config: TrainingConfig, batch
     return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
 
 
-def compile_for_training(fitted: keras.Model, network: keras.Model, steps: int) -> None:
+# "auto" compiles a cached-projection view with XLA from this many training steps in a run:
+# compiling takes ~4 s, and XLA saves ~2–8 ms a step there (docs/BENCHMARKS.md).
+XLA_AUTO_MIN_STEPS = 1000
+
+
+def choose_jit_compile(
+    config: TrainingConfig, cached: bool, total_steps: int, model_jit: bool = False
+) -> bool:
+    """Whether the training function is compiled with XLA (``config.jit_compile``, resolved).
+
+    "auto" keeps XLA where the model was compiled with it (``model_jit``).
+    """
+    if config.jit_compile == "auto":
+        return model_jit or (cached and total_steps >= XLA_AUTO_MIN_STEPS)
+    return bool(config.jit_compile)
+
+
+def compile_for_training(
+    fitted: keras.Model, network: keras.Model, steps: int, jit_compile: bool | None = None
+) -> None:
     """Compile the model ``fit`` runs with ``network``'s optimizer and loss and ``steps`` per call.
 
     The optimizer object is shared, so its state (moments, iterations) follows the variables
-    whichever of the model and its training view is fitted.
+    whichever of the model and its training view is fitted. ``jit_compile`` None keeps the
+    network's own setting.
     """
-    if fitted is network and network.steps_per_execution == steps:
+    jit = network.jit_compile if jit_compile is None else jit_compile
+    if fitted is network and network.steps_per_execution == steps and network.jit_compile == jit:
         return
     fitted.compile(
         optimizer=network.optimizer,
         loss=network.loss,
         metrics=["accuracy"],
         steps_per_execution=steps,
-        jit_compile=network.jit_compile,
+        jit_compile=jit,
     )
 
 
@@ -377,7 +399,8 @@ def train(
     if view.note:
         logger.warning(view.note)
     steps = choose_steps_per_execution(view.model, config, batches)
-    compile_for_training(view.model, model, steps)
+    jit = choose_jit_compile(config, view.cached, batches * config.epochs, model.jit_compile is True)
+    compile_for_training(view.model, model, steps, jit)
     engine = _EngineCallback(config, list(observers), control, batches, telescopic, model)
     started = time.perf_counter()
     if validation is not None:
@@ -405,6 +428,7 @@ def train(
         notes=[view.note] if view.note else [],
         cached_projection=view.cached,
         steps_per_execution=steps,
+        jit_compile=jit,
     )
     if len(dataset.y_test):
         loss, accuracy = evaluate(model, dataset.x_test, dataset.y_test, config.batch_size)

@@ -23,22 +23,27 @@ def weights(model: keras.Model) -> list[np.ndarray]:
     return [np.array(w) for w in model.get_weights()]
 
 
-def run(regime: str, digits, cache_mb: int, steps: int = 0, architecture=CHAIN):
+def run(regime: str, digits, cache_mb: int, steps: int = 0, architecture=CHAIN, jit=False):
     model = build_model(architecture, regime, seed=3, learning_rate=0.05)
     config = TrainingConfig(
         epochs=3, batch_size=40, seed=5, validation_fraction=0.2,
-        projection_cache_mb=cache_mb, steps_per_execution=steps,
+        projection_cache_mb=cache_mb, steps_per_execution=steps, jit_compile=jit,
     )
     return model, train(model, digits, config)
 
 
-@pytest.mark.parametrize("regime", ["lambda", "direct-subset"])
-def test_cached_training_matches_the_model_itself(regime, small_digits):
+@pytest.mark.parametrize(
+    ("regime", "jit"),
+    [("lambda", False), ("direct-subset", False), ("lambda", True), ("direct-subset", True)],
+    ids=["lambda", "direct-subset", "lambda-xla", "direct-subset-xla"],
+)
+def test_cached_training_matches_the_model_itself(regime, jit, small_digits):
     """Shuffled batches, a validation split, several epochs: losses and weights agree."""
     plain_model, plain = run(regime, small_digits, cache_mb=0, steps=1)
-    cached_model, cached = run(regime, small_digits, cache_mb=64, steps=7)
+    cached_model, cached = run(regime, small_digits, cache_mb=64, steps=7, jit=jit)
     assert cached.cached_projection and not plain.cached_projection
     assert cached.steps_per_execution == 7 and plain.steps_per_execution == 1
+    assert cached.jit_compile is jit and plain.jit_compile is False
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(
             [row[key] for row in cached.history], [row[key] for row in plain.history],
@@ -109,3 +114,29 @@ def test_one_batch_per_call_when_observers_ask_for_every_batch(small_digits):
     result = train(model, small_digits, config, observers=[seen.append])
     assert result.steps_per_execution == 1
     assert [s.batch for s in seen if s.kind == "batch"] == list(range(1, 13))
+
+
+def test_auto_xla_only_for_long_cached_runs():
+    from spectral_core.config import ConfigError
+    from spectral_core.training import XLA_AUTO_MIN_STEPS, choose_jit_compile
+
+    auto = TrainingConfig()
+    assert auto.jit_compile == "auto"
+    assert choose_jit_compile(auto, cached=True, total_steps=XLA_AUTO_MIN_STEPS)
+    assert not choose_jit_compile(auto, cached=True, total_steps=XLA_AUTO_MIN_STEPS - 1)
+    assert not choose_jit_compile(auto, cached=False, total_steps=10**6)
+    assert choose_jit_compile(auto, cached=False, total_steps=1, model_jit=True)
+    assert choose_jit_compile(TrainingConfig(jit_compile=True), cached=False, total_steps=1)
+    assert not choose_jit_compile(TrainingConfig(jit_compile=False), cached=True, total_steps=10**6)
+    for bad in ("yes", 1, None):
+        with pytest.raises(ConfigError, match='jit_compile: must be true, false or "auto"'):
+            TrainingConfig(jit_compile=bad).validate()
+
+
+@pytest.mark.parametrize(("flag", "value"), [([], "auto"), (["--jit-compile"], True),
+                                             (["--jit-compile", "off"], False)])
+def test_the_command_line_maps_jit_compile(flag, value):
+    from spectral_core.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(["train", "nonlinear", "--out", "x", *flag])
+    assert config_from_args(args).jit_compile == value
