@@ -24,8 +24,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
+# MNIST=path/to/mnist.npz picks the data set (default: Keras's cache, ~/.keras/datasets/mnist.npz).
 bench: $(VENV)/.installed-test
-	QT_QPA_PLATFORM=offscreen $(BIN)/spectral-lab bench --out docs/BENCHMARKS.md
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m benchmarks --out docs/BENCHMARKS.md $(if $(MNIST),--dataset $(MNIST))
 
 # Needs Debian's xvfb and imagemagick (see .ci/run) and ../shared/data/mnist.npz.
 screenshots: $(VENV)/.installed

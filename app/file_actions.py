@@ -129,15 +129,21 @@ class FileActions:
             )
             if not path:
                 return None
-        from spectral_core.export import save_model
+        from spectral_core.export import expected_input, save_model
 
         try:
             if compact:
                 ensure_compact(run)
-            target = save_model(run.compact if compact else run.model, path)
+            model = run.compact if compact else run.model
+            target = save_model(model, path)
         except (WriteError, OSError, ValueError) as error:
             self.window.show_error(f"export failed: {error}")
             return None
+        features = int(model.inputs[0].shape[-1])
+        self.window.show_info(
+            f"Wrote the {kind} model of {run.name} to {target}. It expects "
+            f"{expected_input(features)} (also in the file's metadata.json)."
+        )
         self._say(f"Wrote the {kind} model of {run.name} to {target}")
         return target
 

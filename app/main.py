@@ -18,6 +18,11 @@ def main(files: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName("spectral-lab")  # matches resources/spectral-lab.desktop
+
+    from app.layout import window_icon
+
+    app.setWindowIcon(window_icon())
 
     from app.main_window import MainWindow  # imports Qt and pyqtgraph only, not TensorFlow
 

@@ -33,7 +33,9 @@ from app.device_bar import DeviceBar
 from app.dialogs import MessageBar
 from app.editor import ArchitectureEditor
 from app.file_actions import FileActions
+from app.help import install_help
 from app.lab_state import LabRun, LabState
+from app.layout import fit_to_screen
 from app.plots.export import install_svg_export
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
@@ -101,6 +103,9 @@ class MainWindow(QMainWindow):
         self.add_analysis_tab(self.pruning_panel, "Pruning")
         self.modelReady.connect(self.views.wrap("pruning", self.pruning_panel.on_model_ready))
         self._connect()
+        self.run_panel.remember_in(self.settings)
+        install_help(self)
+        fit_to_screen(self)
         for key, restore in ((GEOMETRY_KEY, self.restoreGeometry), (STATE_KEY, self.restoreState)):
             if isinstance(value := self.settings.value(key), QByteArray):
                 restore(value)

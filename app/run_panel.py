@@ -2,30 +2,53 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from spectral_core.config import INITIALIZATION_NAMES, OPTIMIZER_NAMES, TrainingConfig
+from spectral_core.config import (
+    INITIALIZATION_NAMES,
+    INITIALIZATION_SOURCES,
+    OPTIMIZER_NAMES,
+    ConfigError,
+    TrainingConfig,
+)
 from spectral_core.regimes import PAPER_NAMES, REGIMES
 
 BUILTIN_DATASETS = (("MNIST", "mnist"), ("Fashion-MNIST", "fashion-mnist"))
+BUILTIN_SOURCES = {source for _, source in BUILTIN_DATASETS}
+# QSettings keys of the remembered training settings (see RunPanel.remember_in).
+CONFIG_KEY, REGIME_KEY = "training/config", "training/regime"
+DATASET_KEY, DATASET_FILES_KEY = "training/dataset", "training/dataset_files"
+MAX_VALIDATION_PERCENT = 90.0
+
+
+class DatasetCombo(QComboBox):
+    """The data set list; files that vanished from disk drop out before it opens."""
+
+    aboutToShowPopup = Signal()
+
+    def showPopup(self) -> None:  # noqa: N802  (Qt's name)
+        self.aboutToShowPopup.emit()
+        super().showPopup()
 
 
 def format_duration(seconds: float) -> str:
@@ -49,7 +72,7 @@ class RunPanel(QWidget):
             self.regime.setItemData(
                 self.regime.count() - 1, f"'{regime}' on the command line", Qt.ItemDataRole.ToolTipRole
             )
-        self.dataset = QComboBox()
+        self.dataset = DatasetCombo()
         for label, source in BUILTIN_DATASETS:
             self.dataset.addItem(label, source)
         self.dataset.setToolTip("MNIST or Fashion-MNIST, an .npz file or a folder of IDX files")
@@ -70,8 +93,21 @@ class RunPanel(QWidget):
         self.learning_rate.setRange(0.0, 10.0)
         self.learning_rate.setSingleStep(0.001)
         self.learning_rate.setSpecialValueText("auto")
+        self.learning_rate.setMinimumWidth(
+            self.learning_rate.fontMetrics().horizontalAdvance("auto (0.003)") + 36
+        )
         self.learning_rate.setToolTip(
             "0 means the paper's default: 0.03 for linear networks, 0.01 for non-linear ones"
+        )
+        self.validation = QDoubleSpinBox()
+        self.validation.setDecimals(1)
+        self.validation.setRange(0.0, MAX_VALIDATION_PERCENT)
+        self.validation.setSingleStep(5.0)
+        self.validation.setSuffix(" %")
+        self.validation.setValue(100 * defaults.validation_fraction)
+        self.validation.setToolTip(
+            "Share of the training images held out (seeded) to draw the validation curves; "
+            "0 % trains on all of them"
         )
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZER_NAMES))
@@ -84,8 +120,7 @@ class RunPanel(QWidget):
         self.initialization.addItems(list(INITIALIZATION_NAMES))
         self.initialization.setCurrentText(defaults.initialization)
         self.initialization.setToolTip(
-            "glorot: φ scaled to the layer's fan-in (the default; see docs/REPRODUCTION.md); "
-            "paper: φ ~ U(−0.5, 0.5) as in Giambagli et al."
+            "\n".join(f"{name}: {source}" for name, source in INITIALIZATION_SOURCES.items())
         )
         self.penalty = QComboBox()
         self.penalty.addItems(["none", "l1", "l2"])
@@ -95,26 +130,51 @@ class RunPanel(QWidget):
         self.penalty_weight.setRange(0.0, 100.0)
         self.penalty_weight.setSingleStep(0.0001)
         self.penalty_weight.setToolTip("Weight of the eigenvalue penalty in the loss")
-        # Settings without a widget (validation fraction, snapshot rate...) survive set_config.
+        # Settings without a widget (snapshot rate, histogram bins...) survive set_config.
         self._base_config = defaults
+        self._settings: QSettings | None = None
 
         dataset_row = QHBoxLayout()
         dataset_row.addWidget(self.dataset, 1)
         dataset_row.addWidget(self.dataset_file)
         dataset_row.addWidget(self.dataset_folder)
-        form = QFormLayout()
-        form.addRow("Regime", self.regime)
-        form.addRow("Data set", dataset_row)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Learning rate", self.learning_rate)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Seed", self.seed)
-        form.addRow("Initialization", self.initialization)
         penalty_row = QHBoxLayout()
         penalty_row.addWidget(self.penalty)
         penalty_row.addWidget(self.penalty_weight, 1)
-        form.addRow("λ penalty", penalty_row)
+        # Two label–field pairs per row for the short settings: the whole form fits beside the
+        # editor at 1024×700 without scrolling.
+        form = QGridLayout()
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        form.setHorizontalSpacing(6)
+        self.form = form
+
+        def label(text: str, buddy: QWidget) -> QLabel:
+            item = QLabel(text)
+            item.setBuddy(buddy)
+            return item
+
+        form.addWidget(label("Regime", self.regime), 0, 0)
+        form.addWidget(self.regime, 0, 1, 1, 3)
+        form.addWidget(label("Data set", self.dataset), 1, 0)
+        form.addLayout(dataset_row, 1, 1, 1, 3)
+        pairs = (
+            (("Epochs", self.epochs), ("Batch", self.batch_size)),
+            (("Validation", self.validation), ("Seed", self.seed)),
+            (("Learning rate", self.learning_rate), ("Optimizer", self.optimizer)),
+        )
+        for row, pair in enumerate(pairs, start=2):
+            for column, (text, widget) in zip((0, 2), pair, strict=True):
+                form.addWidget(label(text, widget), row, column)
+                form.addWidget(widget, row, column + 1)
+        form.addWidget(label("Initialization", self.initialization), 5, 0)
+        form.addWidget(self.initialization, 5, 1, 1, 3)
+        form.addWidget(label("λ penalty", self.penalty), 6, 0)
+        form.addLayout(penalty_row, 6, 1, 1, 3)
+        self.batch_size.setToolTip("Batch size: images per training step")
+        for widget in (self.epochs, self.batch_size, self.validation, self.seed, self.learning_rate, self.optimizer):
+            widget.setMinimumWidth(60)
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         settings = QGroupBox("Training")
         settings.setLayout(form)
 
@@ -127,14 +187,20 @@ class RunPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
-        self.progress.setMinimumWidth(260)
+        self.progress.setMinimumWidth(160)
         self.progress_label = QLabel("")
+        # Its text changes every second: it must not widen the window (the bar says the rest).
+        self.progress_label.setMinimumWidth(self.progress_label.fontMetrics().horizontalAdvance("elapsed 00:00:00"))
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         # The buttons and the progress bar sit above the plots (see MainWindow), where they stay
         # in view however tall the editor gets; ``controls`` holds them.
         self.controls = QWidget()
         bar = QHBoxLayout(self.controls)
         bar.setContentsMargins(0, 0, 0, 0)
         for button in (self.train_button, self.pause_button, self.stop_button, self.retract_button):
+            # As wide as "Resume" needs, not the style's 80 px: the bar fits 1024 px windows.
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance("Resume") + 24)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
             bar.addWidget(button)
         bar.addSpacing(8)
         bar.addWidget(self.progress, 1)
@@ -147,6 +213,7 @@ class RunPanel(QWidget):
         self.regime.currentIndexChanged.connect(lambda _: self.regimeChanged.emit(self.current_regime()))
         self.dataset_file.clicked.connect(self._choose_file)
         self.dataset_folder.clicked.connect(self._choose_folder)
+        self.dataset.aboutToShowPopup.connect(self.prune_missing_datasets)
 
     # -- values -----------------------------------------------------------------------
     def current_regime(self) -> str:
@@ -174,6 +241,7 @@ class RunPanel(QWidget):
             self._base_config,
             epochs=self.epochs.value(),
             batch_size=self.batch_size.value(),
+            validation_fraction=round(self.validation.value() / 100, 6),
             learning_rate=rate if rate > 0 else None,
             optimizer=self.optimizer.currentText(),
             seed=self.seed.value(),
@@ -185,6 +253,7 @@ class RunPanel(QWidget):
     def set_config(self, config: TrainingConfig) -> None:
         self.epochs.setValue(config.epochs)
         self.batch_size.setValue(config.batch_size)
+        self.validation.setValue(100 * config.validation_fraction)
         self.learning_rate.setValue(config.learning_rate or 0.0)
         self.optimizer.setCurrentText(config.optimizer)
         self.seed.setValue(config.seed)
@@ -199,10 +268,75 @@ class RunPanel(QWidget):
     def set_settings_enabled(self, enabled: bool) -> None:
         for widget in (
             self.regime, self.dataset, self.dataset_file, self.dataset_folder, self.epochs,
-            self.batch_size, self.learning_rate, self.optimizer, self.seed, self.initialization,
+            self.batch_size, self.validation, self.learning_rate, self.optimizer, self.seed, self.initialization,
             self.penalty, self.penalty_weight,
         ):
             widget.setEnabled(enabled)
+
+    def dataset_sources(self) -> list[str]:
+        """Every entry of the data set list (built-in names and paths)."""
+        return [str(self.dataset.itemData(index)) for index in range(self.dataset.count())]
+
+    def prune_missing_datasets(self) -> list[str]:
+        """Drop files and folders that no longer exist from the list; return what was dropped."""
+        missing = [
+            source for source in self.dataset_sources()
+            if source not in BUILTIN_SOURCES and not Path(source).exists()
+        ]
+        for source in missing:
+            self.dataset.removeItem(self.dataset.findData(source))
+        if missing:
+            self.save_settings()
+        return missing
+
+    # -- remembered across launches -----------------------------------------------------
+    def remember_in(self, settings: QSettings) -> None:
+        """Restore the last training settings from ``settings`` and save every change there."""
+        self._settings = None  # no saving while restoring
+        self._restore(settings)
+        self._settings = settings
+        for spin in (self.epochs, self.batch_size, self.seed):
+            spin.valueChanged.connect(self.save_settings)
+        for spin in (self.validation, self.learning_rate, self.penalty_weight):
+            spin.valueChanged.connect(self.save_settings)
+        for combo in (self.regime, self.dataset, self.optimizer, self.initialization, self.penalty):
+            combo.currentIndexChanged.connect(self.save_settings)
+
+    def save_settings(self) -> None:
+        if self._settings is None:
+            return
+        try:
+            config = self.config()
+        except ConfigError:
+            return  # keep the last valid settings
+        self._settings.setValue(CONFIG_KEY, json.dumps(config.to_dict()))
+        self._settings.setValue(REGIME_KEY, self.current_regime())
+        self._settings.setValue(DATASET_KEY, self.dataset_source())
+        files = [source for source in self.dataset_sources() if source not in BUILTIN_SOURCES]
+        self._settings.setValue(DATASET_FILES_KEY, json.dumps(files))
+
+    def _restore(self, settings: QSettings) -> None:
+        try:
+            config = TrainingConfig.from_dict(json.loads(str(settings.value(CONFIG_KEY, "{}"))))
+        except (ConfigError, ValueError, TypeError):
+            config = None  # unreadable or out of range: the defaults stay
+        if config is not None:
+            self.set_config(config)
+        regime = settings.value(REGIME_KEY)
+        if regime in REGIMES:
+            self.set_regime(str(regime))
+        try:
+            files = json.loads(str(settings.value(DATASET_FILES_KEY, "[]")))
+        except ValueError:
+            files = []
+        for source in files if isinstance(files, list) else []:
+            if isinstance(source, str) and Path(source).exists():
+                self.set_dataset_source(source)
+        chosen = str(settings.value(DATASET_KEY, "mnist"))
+        if chosen in BUILTIN_SOURCES or Path(chosen).exists():
+            self.set_dataset_source(chosen)
+        else:
+            self.set_dataset_source("mnist")
 
     # -- progress -------------------------------------------------------------------
     def show_progress(

@@ -16,6 +16,7 @@ import numpy as np
 from PySide6.QtWidgets import QLabel
 
 from app.lab_state import LabRun
+from app.plots import set_run_name
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
@@ -63,6 +64,7 @@ class RunViews:
             draw(MODEL, self.show_summary, None)
             return
         record = run.record
+        draw(METRICS, self.name_run, run.name)
         draw(METRICS, self.metrics.set_epoch_span, None)
         draw(METRICS, self.metrics.set_history, record.history)
         draw(METRICS, self.metrics.set_batch_points, record.batch_points)
@@ -128,8 +130,12 @@ class RunViews:
             )
 
     # -- a running run ------------------------------------------------------------------------
-    def start_live(self, epochs: int) -> None:
-        """Clear every view for a new run of ``epochs`` epochs."""
+    def name_run(self, name: str) -> None:
+        """Tell the panels which run they show (legends; an overlay of it is skipped)."""
+        set_run_name(name, self.metrics, self.spectrum, self.weights)
+
+    def start_live(self, epochs: int, name: str) -> None:
+        """Clear every view for a new run ``name`` of ``epochs`` epochs."""
         self.guard.reset()
         for name, panel in (
             (METRICS, self.metrics),
@@ -138,6 +144,7 @@ class RunViews:
         ):
             self.guard.call(name, panel.clear)
         self.guard.call(METRICS, self.metrics.set_epoch_span, epochs)
+        self.guard.call(METRICS, self.name_run, name)
 
     def draw_epoch(
         self, snapshot: Any, history: list[dict[str, float]], eigen_history: list[Any]

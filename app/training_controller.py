@@ -66,7 +66,7 @@ class TrainingController(QObject):
         self.job, self._last_version, self._history = job, -1, []
         self.state.checkpoint = job.checkpoint_record
         self.state.set_status("training")
-        self.views.start_live(plan.config.epochs)
+        self.views.start_live(plan.config.epochs, plan.name)
         self._show_state(f"loading {plan.dataset}…", 0)
         self.status_label.setText(f"{plan.name}: loading the data set…")
         # Paint the cleared plots and locked widgets now, before the job starts building the
@@ -169,6 +169,7 @@ class TrainingController(QObject):
         self.show_message(message, "error")
         self.views.guard.call("loss and accuracy", self.views.metrics.set_epoch_span, None)
         self._show_state("failed", 0)
+        self.views.show_run(self.state.current)  # a failed start cleared the plots
         self.status_label.setText(
             "The run failed; nothing was lost: fix the cause and train again."
         )

@@ -11,6 +11,8 @@ from typing import Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from app.view_menu import rebuild_view_menu
+
 
 def make_action(parent: Any, text: str, shortcut: Any, slot: Any, tip: str = "") -> QAction:
     """A QAction calling ``slot()`` (triggered's bool dropped: it would land in a parameter)."""
@@ -126,23 +128,13 @@ def build_actions(window: Any) -> None:
     window.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
     menus["&Edit"].addActions([window.undo_action, window.redo_action])
     window.view_menu, window.tab_actions = menus["&View"], []
-    for index in range(window.tabs.count()):
-        add_view_action(window, window.tabs.widget(index))
+    rebuild_view_menu(window.tabs, window.view_menu, window.tab_actions)
     files.update_recent_menu()
 
 
-def add_view_action(window: Any, widget: QWidget) -> None:
-    """View menu entry (Ctrl+1, Ctrl+2, ...) that brings ``widget``'s tab to the front."""
-    title = window.tabs.tabText(window.tabs.indexOf(widget)).replace("&&", "&")
-    number = len(window.tab_actions) + 1
-    action = make_action(
-        window,
-        title,
-        f"Ctrl+{number}" if number < 10 else None,
-        lambda: window.tabs.setCurrentWidget(widget),
-    )
-    window.tab_actions.append(action)
-    window.view_menu.addAction(action)
+def add_view_action(window: Any, _widget: QWidget) -> None:
+    """View menu entries (Ctrl+1, Ctrl+2, ...) in the tabs' order (see app.view_menu)."""
+    rebuild_view_menu(window.tabs, window.view_menu, window.tab_actions)
 
 
 def update_actions(window: Any) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from spectral_core.errors import SpectralLabError
+
 ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "tanh", "sigmoid", "softmax")
 MAX_UNITS = 100_000
 MAX_LAYERS = 64
@@ -19,7 +21,7 @@ MAX_NAME_LENGTH = 200
 MAX_FILE_BYTES = 1_000_000
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(SpectralLabError):
     """An architecture value or file is invalid; ``path`` names the bad field."""
 
     def __init__(self, path: str, message: str) -> None:
@@ -51,6 +53,7 @@ class LayerSpec:
     telescopic: bool = False
 
     def to_dict(self) -> dict[str, Any]:
+        """The layer as a JSON object (``telescopic`` only when set)."""
         data: dict[str, Any] = {"units": self.units, "activation": self.activation}
         if self.telescopic:
             data["telescopic"] = True
@@ -58,6 +61,7 @@ class LayerSpec:
 
     @classmethod
     def from_dict(cls, data: Any, path: str = "layer") -> LayerSpec:
+        """A layer from its JSON object; errors name the field under ``path``."""
         if not isinstance(data, dict):
             raise ArchitectureError(path, f"must be an object, got {type(data).__name__}")
         unknown = sorted(set(data) - {"units", "activation", "telescopic"})
@@ -177,9 +181,11 @@ class Architecture:
 
     @property
     def output_units(self) -> int:
+        """Width of the last layer (the number of classes)."""
         return self.layers[-1].units
 
     def has_telescopic(self) -> bool:
+        """Whether any layer folds into the next one on retraction."""
         return any(layer.telescopic for layer in self.layers)
 
     def retracted(self) -> Architecture:
@@ -191,6 +197,7 @@ class Architecture:
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The architecture as a JSON object (the file format)."""
         return {
             "name": self.name,
             "input_units": self.input_units,
@@ -200,6 +207,7 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, data: Any) -> Architecture:
+        """A validated architecture from its JSON object; errors name the field."""
         if not isinstance(data, dict):
             raise ArchitectureError("", f"the architecture must be a JSON object, got {type(data).__name__}")
         unknown = sorted(set(data) - {"name", "input_units", "layers", "train_input_eigenvalues"})
@@ -230,10 +238,12 @@ class Architecture:
         return cls(name, input_units, layers, train_input).validate()
 
     def to_json(self) -> str:
+        """The architecture file's text."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Architecture:
+        """A validated architecture from a file's text; bad JSON says where."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
@@ -268,6 +278,24 @@ class Architecture:
             raise ArchitectureError(error.path, f"{error.reason} (in {file})") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the architecture file atomically (no partial file on failure)."""
         from spectral_core.files import atomic_write_text
 
         atomic_write_text(path, self.to_json())
+
+
+def preset_names() -> list[str]:
+    """Names of the architectures shipped with the package (the paper's networks)."""
+    from resources import preset_paths
+
+    return [path.stem for path in preset_paths()]
+
+
+def load_preset(name: str) -> Architecture:
+    """A shipped architecture by name: ``perceptron``, ``wide_linear``, ``nonlinear``,
+    ``deep_linear_l3`` … (see :func:`preset_names`)."""
+    from resources import PRESETS
+
+    if name not in preset_names():
+        raise ArchitectureError("preset", f"must be one of {', '.join(preset_names())}, got {name!r}")
+    return Architecture.load(PRESETS / f"{name}.json")

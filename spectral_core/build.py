@@ -8,7 +8,7 @@ from typing import Any
 import keras
 
 from spectral_core.architecture import Architecture
-from spectral_core.config import INITIALIZATION_NAMES, OPTIMIZER_NAMES
+from spectral_core.config import DEFAULT_INITIALIZATION, INITIALIZATION_NAMES, OPTIMIZER_NAMES
 from spectral_core.layers import MaskedDense, SpectralDense, dense_layers
 from spectral_core.regimes import check_regime, default_learning_rate, trained_eigenvalues_per_layer
 
@@ -23,33 +23,42 @@ assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES
 INITIALIZATIONS = INITIALIZATION_NAMES
 
 
-def weight_initializer(name: str) -> keras.initializers.Initializer:
-    """A new initializer of φ (and of the direct-subset kernel) for a scheme.
+@dataclass(frozen=True)
+class Initializers:
+    """Fresh Keras initializers of one layer under a named scheme (see INITIALIZATION_SOURCES).
 
     Make one per layer after seeding: an initializer draws its own seed when it is created.
     """
+
+    phi: keras.initializers.Initializer
+    eigvals_out: keras.initializers.Initializer
+    subset_kernel: keras.initializers.Initializer
+
+
+def scheme_initializers(name: str) -> Initializers:
+    """The initializers of φ, λ_out and the Constrained NN kernel for scheme ``name``."""
+    uniform = keras.initializers.RandomUniform
     if name == "paper":
-        return keras.initializers.RandomUniform(-0.5, 0.5)
+        return Initializers(uniform(-0.2, 0.2), uniform(0.5, 1.5), keras.initializers.GlorotUniform())
+    if name == "paper-text":
+        return Initializers(uniform(-0.5, 0.5), uniform(-0.01, 0.01), uniform(-0.5, 0.5))
     if name == "glorot":
-        return keras.initializers.GlorotUniform()
+        return Initializers(
+            keras.initializers.GlorotUniform(),
+            uniform(-0.01, 0.01),
+            keras.initializers.GlorotUniform(),
+        )
     raise ValueError(f"initialization: must be one of {', '.join(INITIALIZATIONS)}, got {name!r}")
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the GUI and CLI need to know of a built model besides Keras's own view."""
-
-    architecture: Architecture
-    regime: str
-    seed: int
-
-
 def loss_for(architecture: Architecture) -> keras.losses.Loss:
+    """Sparse categorical cross-entropy, from logits unless the last layer is softmax."""
     logits = architecture.layers[-1].activation != "softmax"
     return keras.losses.SparseCategoricalCrossentropy(from_logits=logits)
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A fresh Keras optimizer by name (see ``OPTIMIZER_NAMES``)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer: must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
     if not learning_rate > 0 or learning_rate > 10:
@@ -67,24 +76,26 @@ def build_model(
     learning_rate: float | None = None,
     jit_compile: bool | str = False,
     eigenvalue_regularization: Any = None,
-    initialization: str = "paper",
+    initialization: str = DEFAULT_INITIALIZATION,
 ) -> keras.Model:
     """Build ``architecture`` for ``regime``; weights are drawn from ``seed``.
 
-    ``initialization`` names a scheme of :data:`INITIALIZATIONS` (λ_in = 1 and
-    λ_out ~ U(−0.01, 0.01) in both; they differ in the range of φ and the subset kernel).
+    ``initialization`` names a scheme of :data:`INITIALIZATIONS`; its source and ranges are in
+    ``spectral_core.config.INITIALIZATION_SOURCES``. ``direct-full`` is a plain Keras Dense
+    stack (Glorot-uniform kernel, zero bias) under every scheme.
 
     ``eigenvalue_regularization`` (a Keras regularizer or None) applies to the trained λ_out.
     """
     check_regime(regime)
     architecture.validate()
-    weight_initializer(initialization)  # a bad name fails before anything is built
+    scheme_initializers(initialization)  # a bad name fails before anything is built
     keras.utils.set_random_seed(seed)
     eigen_counts = trained_eigenvalues_per_layer(architecture)
     inputs = keras.Input(shape=(architecture.input_units,), name="pixels")
     outputs = inputs
     for index, spec in enumerate(architecture.layers):
         name = f"layer_{index + 1}"
+        initializers = scheme_initializers(initialization)
         if regime in ("lambda", "lambda-phi"):
             layer: keras.layers.Layer = SpectralDense(
                 spec.units,
@@ -92,7 +103,8 @@ def build_model(
                 phi_trainable=regime == "lambda-phi",
                 eigvals_in_trainable=index == 0 and architecture.train_input_eigenvalues,
                 eigvals_out_trainable=True,
-                phi_initializer=weight_initializer(initialization),
+                phi_initializer=initializers.phi,
+                eigvals_out_initializer=initializers.eigvals_out,
                 telescopic=spec.telescopic,
                 name=name,
             )
@@ -103,7 +115,7 @@ def build_model(
                 trainable_count=min(eigen_counts[index], n_in * spec.units),
                 mask_seed=seed * 1000 + index,
                 activation=spec.activation,
-                kernel_initializer=weight_initializer(initialization),
+                kernel_initializer=initializers.subset_kernel,
                 telescopic=spec.telescopic,
                 name=name,
             )
@@ -133,4 +145,5 @@ def _model_name(architecture: Architecture, regime: str) -> str:
 
 
 def count_trainable(model: keras.Model) -> int:
+    """Number of trainable scalars in ``model``."""
     return int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))

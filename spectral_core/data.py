@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectral_core.errors import SpectralLabError
 from spectral_core.safe_arrays import ArrayFileError, read_npz_arrays
 
 BUILTIN = ("mnist", "fashion-mnist")
@@ -36,12 +37,14 @@ IDX_FILES = {
 }
 
 
-class DataError(ValueError):
+class DataError(SpectralLabError):
     """A data set cannot be loaded; the message names the file and what is wrong."""
 
 
 @dataclass
 class Dataset:
+    """A classification data set: flat float32 images in [0, 1] and integer labels."""
+
     name: str
     x_train: np.ndarray
     y_train: np.ndarray
@@ -50,10 +53,12 @@ class Dataset:
 
     @property
     def features(self) -> int:
+        """Values per image (784 for MNIST)."""
         return int(self.x_train.shape[1])
 
     @property
     def classes(self) -> int:
+        """Number of classes (highest label + 1)."""
         return int(max(self.y_train.max(initial=0), self.y_test.max(initial=0))) + 1
 
     def subset(self, train: int, test: int | None = None) -> Dataset:
@@ -223,6 +228,7 @@ def _find_idx(folder: Path, stems: tuple[str, ...]) -> Path:
 
 
 def load_idx_folder(path: str | os.PathLike[str], name: str | None = None) -> Dataset:
+    """A data set from a folder holding the four MNIST IDX files (optionally gzipped)."""
     folder = Path(path)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder")

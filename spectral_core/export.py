@@ -14,7 +14,9 @@ import keras
 
 import spectral_core.layers  # noqa: F401  (registers our layers with Keras before any load)
 from spectral_core.architecture import MAX_UNITS
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import WriteError, atomic_path
+from spectral_core.layers import dense_layers
 
 # A .keras archive larger than this is refused before Keras reads it.
 MAX_MODEL_BYTES = 2 * 1024**3
@@ -22,9 +24,14 @@ MAX_CONFIG_BYTES = 16 * 1024**2
 MAX_ARCHIVE_MEMBERS = 10_000
 # Deflate cannot exceed ~1032:1; model weights compress far less than this.
 MAX_COMPRESSION_RATIO = 100
+# Keras writes metadata.json (its version, the date) into every .keras archive and never reads
+# it back; Spectral Lab adds what a user of the file needs to know under this key.
+KERAS_METADATA = "metadata.json"
+METADATA_KEY = "spectral_lab"
+MNIST_PIXELS = 784
 
 
-class ModelFileError(ValueError):
+class ModelFileError(SpectralLabError):
     """A model file cannot be loaded; the message says which and why."""
 
 
@@ -113,13 +120,85 @@ def check_model_archive(source: Path) -> None:
         )
 
 
+def expected_input(features: int) -> str:
+    """What a model with ``features`` inputs expects, in words."""
+    image = " (a 28×28 image flattened row by row)" if features == MNIST_PIXELS else ""
+    return (
+        f"{features} values per sample{image}, flattened, float32, scaled to [0, 1] "
+        "(pixel / 255); input shape (batch, " + str(features) + ")"
+    )
+
+
+def model_metadata(model: keras.Model) -> dict[str, Any]:
+    """What the model's input and output mean, for the ``.keras`` file's metadata."""
+    import spectral_core
+
+    features = int(model.inputs[0].shape[-1])
+    classes = int(model.outputs[0].shape[-1])
+    layers = dense_layers(model)
+    last = layers[-1].activation.__name__ if layers else "unknown"
+    output = (
+        f"{classes} class probabilities (softmax); the predicted class is their argmax"
+        if last == "softmax"
+        else f"{classes} class scores ({last}); the predicted class is their argmax"
+    )
+    return {
+        "input": {
+            "shape": [None, features],
+            "dtype": "float32",
+            "range": [0.0, 1.0],
+            "description": expected_input(features),
+        },
+        "output": {"shape": [None, classes], "description": output},
+        "software": f"Spectral Lab {spectral_core.__version__}",
+        "paper": "Giambagli et al., Machine learning in spectral domain, Nat. Commun. 12, 1330 (2021)",
+    }
+
+
+def _add_metadata(archive_path: Path, extra: dict[str, Any]) -> None:
+    """Rewrite the ``.keras`` zip at ``archive_path`` with ``extra`` in its metadata.json."""
+    rewritten = archive_path.with_name(archive_path.name + ".meta")
+    try:
+        with zipfile.ZipFile(archive_path) as source, zipfile.ZipFile(rewritten, "w") as target:
+            for info in source.infolist():
+                data = source.read(info)
+                if info.filename == KERAS_METADATA:
+                    metadata = json.loads(data.decode("utf-8"))
+                    metadata[METADATA_KEY] = extra
+                    data = json.dumps(metadata, indent=2).encode("utf-8")
+                target.writestr(info, data)
+        os.replace(rewritten, archive_path)
+    finally:
+        rewritten.unlink(missing_ok=True)
+
+
+def read_model_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Spectral Lab's metadata of a ``.keras`` file ({} when it has none)."""
+    source = Path(path)
+    try:
+        with zipfile.ZipFile(source) as archive:
+            metadata = json.loads(archive.read(KERAS_METADATA).decode("utf-8"))
+    except KeyError:
+        return {}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelFileError(f"{source}: cannot read its metadata ({error})"[:500]) from None
+    value = metadata.get(METADATA_KEY, {}) if isinstance(metadata, dict) else {}
+    return value if isinstance(value, dict) else {}
+
+
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
-    """Write ``model`` to ``path`` (must end in .keras) atomically; return the path."""
+    """Write ``model`` to ``path`` (must end in .keras) atomically; return the path.
+
+    The archive's metadata.json also says what the model expects and returns (see
+    :func:`model_metadata`; :func:`read_model_metadata` reads it back); plain
+    ``keras.models.load_model`` ignores it.
+    """
     target = Path(path)
     if target.suffix != ".keras":
         raise WriteError(f"cannot write {target}: a model file name must end in .keras")
     with atomic_path(target) as temp:
         model.save(temp)
+        _add_metadata(temp, model_metadata(model))
     return target
 
 

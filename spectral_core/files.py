@@ -11,6 +11,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from spectral_core.errors import SpectralLabError
+
 
 def _read_umask() -> int:
     # The umask can only be read by setting it; done once, at import, before any threads write.
@@ -22,7 +24,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-class WriteError(OSError):
+class WriteError(OSError, SpectralLabError):
     """Writing a file failed; the message names the file and the reason."""
 
 
@@ -52,6 +54,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(temp, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(temp, target)
+        fsync_folder(folder)
     except BaseException as error:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -60,12 +63,34 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def fsync_folder(folder: str | os.PathLike[str]) -> None:
+    """Flush a folder's entries to disk, so that a rename into it survives a power cut.
+
+    POSIX only (Windows cannot open a folder); best effort: the file is already in place, and
+    some file systems refuse to fsync a folder.
+    """
+    if os.name != "posix":
+        return
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file, fsync, then rename."""
     with atomic_path(path) as temp:
         temp.write_bytes(data)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

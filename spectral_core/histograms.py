@@ -38,6 +38,7 @@ class HistogramHistory:
 
     @property
     def edges(self) -> np.ndarray:
+        """Bin edges of the shared grid (bins + 1 values)."""
         return (self.first + np.arange(self.bins + 1)) * self.width
 
     def matrix(self) -> np.ndarray:
@@ -45,6 +46,7 @@ class HistogramHistory:
         return np.array(self.rows) if self.rows else np.zeros((0, self.bins), dtype=np.int64)
 
     def add(self, values: np.ndarray) -> None:
+        """Add one weight set's histogram, widening the grid (and padding earlier rows) as needed."""
         flat = np.asarray(values, dtype=np.float64).ravel()
         flat = flat[np.isfinite(flat)]
         if flat.size == 0:

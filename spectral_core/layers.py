@@ -33,11 +33,13 @@ PACKAGE = "spectral_lab"
 
 
 def paper_phi_initializer(seed: int | None = None) -> keras.initializers.Initializer:
-    return keras.initializers.RandomUniform(-0.5, 0.5, seed=seed)
+    """φ ~ U(−0.2, 0.2), as the paper's authors' code draws it (scheme ``paper``)."""
+    return keras.initializers.RandomUniform(-0.2, 0.2, seed=seed)
 
 
 def paper_eigvals_out_initializer(seed: int | None = None) -> keras.initializers.Initializer:
-    return keras.initializers.RandomUniform(-0.01, 0.01, seed=seed)
+    """λ_out ~ U(0.5, 1.5): the authors' output diagonal 1 + U(−0.5, 0.5) (scheme ``paper``)."""
+    return keras.initializers.RandomUniform(0.5, 1.5, seed=seed)
 
 
 def _check_positive_int(value: Any, name: str) -> int:
@@ -205,6 +207,33 @@ class SpectralDense(keras.layers.Layer):
             eigvals_out_trainable=self.eigvals_out.trainable,
         )
 
+    # -- the frozen input projection (the training engine caches it, see projection.py) -------
+    @property
+    def projection_is_frozen(self) -> bool:
+        """True when x φ is all the layer needs of its input and never changes in training.
+
+        That holds when φ and λ_in are frozen and λ_in is uniform (the paper's λ_in = 1): then
+        y = (x φ) ⊙ (λ_in[0] − λ_out) exactly as :meth:`call` computes it.
+        """
+        if self.phi.trainable or self.eigvals_in.trainable:
+            return False
+        eigvals_in = keras.ops.convert_to_numpy(self.eigvals_in)
+        return bool(np.all(eigvals_in == eigvals_in[0]))
+
+    def frozen_projection(self, inputs: Any) -> Any:
+        """x φ for a 2-D ``inputs``: the part of the output that only depends on the input."""
+        return ops.matmul(inputs, ops.stop_gradient(self.phi))
+
+    def call_on_projection(self, projection: Any) -> Any:
+        """The layer's output from a cached ``frozen_projection`` (needs projection_is_frozen)."""
+        first = ops.stop_gradient(self.eigvals_in)[0]
+        return self._finish(projection * (first - self.eigvals_out))
+
+    def _finish(self, outputs: Any) -> Any:
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return self.activation(outputs)
+
     def call(self, inputs: Any) -> Any:
         # Flatten leading axes so the custom gradient's xᵀ ∂y is one 2-D matmul.
         leading = ops.shape(inputs)[:-1]
@@ -215,9 +244,7 @@ class SpectralDense(keras.layers.Layer):
             outputs = self._formed_kernel(flat)
         if len(leading) > 1:
             outputs = ops.reshape(outputs, (*leading, self.units))
-        if self.bias is not None:
-            outputs = outputs + self.bias
-        return self.activation(outputs)
+        return self._finish(outputs)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return tuple(input_shape[:-1]) + (self.units,)
@@ -343,32 +370,42 @@ class MaskedDense(keras.layers.Layer):
         )
 
     def kernel(self) -> Any:
+        """The full kernel: frozen entries with the trained ones scattered in (a tensor)."""
         flat = ops.reshape(self.frozen_kernel, (-1,))
         flat = ops.scatter_update(flat, self._flat_indices, self.trainable_values)
         return ops.reshape(flat, ops.shape(self.frozen_kernel))
 
-    def call(self, inputs: Any) -> Any:
-        # x K = x K₀ + Σ_k x[:, row_k] (v_k − K₀[row_k, col_k]) added into column col_k: the
-        # frozen matmul needs no weight gradient, and v's gradient is a gather of size batch × k.
-        leading = ops.shape(inputs)[:-1]
-        flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1])) if len(leading) > 1 else inputs
-        frozen = ops.stop_gradient(self.frozen_kernel)
-        outputs = ops.matmul(flat, frozen)
+    # x K = x K₀ + Σ_k x[:, row_k] (v_k − K₀[row_k, col_k]) added into column col_k: the frozen
+    # matmul needs no weight gradient (and the training engine can cache it, see projection.py),
+    # and v's gradient is a gather of size batch × k.
+    projection_is_frozen = True
+
+    def frozen_projection(self, inputs: Any) -> Any:
+        """x K₀ for a 2-D ``inputs``: the frozen kernel's product, which training never changes."""
+        return ops.matmul(inputs, ops.stop_gradient(self.frozen_kernel))
+
+    def call_on_projection(self, projection: Any, inputs: Any) -> Any:
+        """The output from a cached ``frozen_projection`` of the same 2-D ``inputs``."""
+        outputs = projection
         if self.trainable_count:
+            frozen = ops.stop_gradient(self.frozen_kernel)
             replaced = ops.take(ops.reshape(frozen, (-1,)), self._flat_indices[:, 0])
-            picked = ops.take(flat, self._rows, axis=1) * (self.trainable_values - replaced)
+            picked = ops.take(inputs, self._rows, axis=1) * (self.trainable_values - replaced)
             correction = ops.segment_sum(
                 ops.transpose(picked), self._columns, num_segments=self.units, sorted=False
             )
             outputs = outputs + ops.transpose(correction)
-        if len(leading) > 1:
-            outputs = ops.reshape(outputs, (*leading, self.units))
         if self.bias is not None:
             outputs = outputs + self.bias
         return self.activation(outputs)
 
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return tuple(input_shape[:-1]) + (self.units,)
+    def call(self, inputs: Any) -> Any:
+        leading = ops.shape(inputs)[:-1]
+        flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1])) if len(leading) > 1 else inputs
+        outputs = self.call_on_projection(self.frozen_projection(flat), flat)
+        if len(leading) > 1:
+            outputs = ops.reshape(outputs, (*leading, self.units))
+        return outputs
 
     @property
     def trainable_mask(self) -> np.ndarray:
@@ -379,6 +416,7 @@ class MaskedDense(keras.layers.Layer):
         return mask.reshape(shape)
 
     def effective_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(kernel, bias) as float64 numpy arrays."""
         kernel = np.array(keras.ops.convert_to_numpy(self.frozen_kernel), dtype=np.float64)
         flat = kernel.reshape(-1)
         flat[self._flat_indices[:, 0]] = keras.ops.convert_to_numpy(self.trainable_values)

@@ -76,6 +76,7 @@ def load_source(source: str) -> tuple[Any, Any]:
 
 
 def cmd_prune_curve(args: argparse.Namespace) -> int:
+    """``spectral-lab prune-curve``: write prune_curve.csv and .png for a run or model."""
     from spectral_core.cli import CommandError, config_from_args, load_architecture
     from spectral_core.data import load_dataset
     from spectral_core.pruning import plot_curve, prune_curve
@@ -144,6 +145,7 @@ def cmd_prune_curve(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register the ``prune-curve`` subcommand."""
     from spectral_core.cli import add_training_options
 
     parser = subparsers.add_parser(

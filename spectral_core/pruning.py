@@ -41,6 +41,7 @@ import keras
 import numpy as np
 
 from spectral_core.architecture import Architecture, LayerSpec
+from spectral_core.errors import SpectralLabError
 from spectral_core.layers import (
     PACKAGE,
     MaskedDense,
@@ -60,23 +61,26 @@ RANKING_LABELS: dict[str, str] = {
 }
 
 
-class PruningError(ValueError):
+class PruningError(SpectralLabError):
     """Pruning cannot be done as asked; the message names the argument and the allowed values."""
 
 
 def check_ranking(ranking: str) -> str:
+    """Return ``ranking`` if it is one of ``RANKINGS``, else raise :class:`PruningError`."""
     if ranking not in RANKINGS:
         raise PruningError(f"ranking: must be one of {', '.join(RANKINGS)}, got {ranking!r}")
     return ranking
 
 
 def check_scope(scope: str) -> str:
+    """Return ``scope`` if it is one of ``SCOPES``, else raise :class:`PruningError`."""
     if scope not in SCOPES:
         raise PruningError(f"scope: must be one of {', '.join(SCOPES)}, got {scope!r}")
     return scope
 
 
 def check_percentile(percentile: float) -> float:
+    """``percentile`` as a float if it is a number from 0 to 100, else raise :class:`PruningError`."""
     if (
         isinstance(percentile, bool)
         or not isinstance(percentile, (int, float, np.integer, np.floating))
@@ -219,6 +223,7 @@ class SpectrumView:
 
     @property
     def ranks(self) -> np.ndarray:
+        """0, 1, … for the x axis of the sorted scores."""
         return np.arange(self.values.size)
 
 
@@ -431,6 +436,7 @@ def model_outputs(model: keras.Model, x: np.ndarray, batch_size: int = 2000) -> 
 
 
 def accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    """Share of ``x`` that ``model`` classifies as ``y`` (refuses an empty test set)."""
     if len(y) == 0:
         raise PruningError("dataset: the test set is empty, there is nothing to measure")
     return float(np.mean(np.argmax(model_outputs(model, x), axis=1) == np.asarray(y)))
@@ -465,10 +471,12 @@ class PruningResult:
 
     @property
     def fraction_removed(self) -> float:
+        """Share of the hidden nodes removed."""
         return self.nodes_removed / self.nodes_total if self.nodes_total else 0.0
 
     @property
     def kept_per_layer(self) -> list[int]:
+        """Hidden nodes kept in each hidden layer."""
         return [int(mask.sum()) for mask in self.masks]
 
 
@@ -516,6 +524,7 @@ class PruneCurve:
     nodes_total: int
 
     def to_csv(self) -> str:
+        """The curve as CSV: one row per percentile, one accuracy column per ranking."""
         names = list(self.accuracies)
         lines = [",".join(["percentile", "fraction_removed", "nodes_removed",
                            *(f"accuracy_{name}" for name in names)])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spectral_core.architecture import Architecture
+from spectral_core.errors import SpectralLabError
 
 REGIMES: tuple[str, ...] = ("lambda", "lambda-phi", "direct-subset", "direct-full")
 
@@ -18,11 +19,12 @@ PAPER_NAMES: dict[str, str] = {
 SPECTRAL_REGIMES = ("lambda", "lambda-phi")
 
 
-class RegimeError(ValueError):
-    pass
+class RegimeError(SpectralLabError):
+    """A regime name that is not one of ``REGIMES``."""
 
 
 def check_regime(regime: str) -> str:
+    """Return ``regime`` if it is one of ``REGIMES``, else raise :class:`RegimeError`."""
     if regime not in REGIMES:
         raise RegimeError(f"regime: must be one of {', '.join(REGIMES)}, got {regime!r}")
     return regime
@@ -30,11 +32,14 @@ def check_regime(regime: str) -> str:
 
 @dataclass(frozen=True)
 class ParameterCount:
+    """Trainable and total parameters of an architecture under a regime."""
+
     trainable: int
     total: int
 
     @property
     def frozen(self) -> int:
+        """Parameters that stay at their initial values."""
         return self.total - self.trainable
 
 

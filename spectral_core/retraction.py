@@ -16,6 +16,8 @@ from spectral_core.layers import MaskedDense, SpectralDense, dense_layers, effec
 
 @dataclass
 class FoldedLayer:
+    """One layer of the compact model: direct-space kernel, bias and activation."""
+
     kernel: np.ndarray
     bias: np.ndarray
     activation: str
@@ -86,5 +88,6 @@ def retract(model: keras.Model, telescopic: list[bool] | None = None) -> keras.M
 
 
 def has_telescopic(model: keras.Model, telescopic: list[bool] | None = None) -> bool:
+    """Whether retraction would fold any layer of ``model``."""
     layers = dense_layers(model)
     return any(_is_telescopic(layer, telescopic, i) for i, layer in enumerate(layers))

@@ -42,10 +42,12 @@ from spectral_core.training import (
 
 
 def telescopic_flags(architecture: Architecture) -> list[bool]:
+    """Per layer of ``architecture``, whether it folds into the next one."""
     return [layer.telescopic for layer in architecture.layers]
 
 
 def library_versions() -> dict[str, str]:
+    """Versions of Python, numpy, TensorFlow and Keras (recorded in each run's summary)."""
     import tensorflow as tf
 
     return {
@@ -59,6 +61,8 @@ def library_versions() -> dict[str, str]:
 def compare_retraction(
     model: keras.Model, compact: keras.Model, x: np.ndarray, y: np.ndarray
 ) -> RetractionReport:
+    """Compare the full ``model`` with its ``compact`` retraction on (``x``, ``y``):
+    parameter and layer counts, accuracy of each, and the largest output difference."""
     full_out = predict(model, x)
     compact_out = predict(compact, x)
     return RetractionReport(
@@ -75,7 +79,7 @@ def compare_retraction(
 
 @dataclass
 class RunOutcome:
-    """What :func:`run_training` hands back: the models, the fit's result and the report."""
+    """Everything one run produced: settings, training result, both models and the summary."""
 
     architecture: Architecture
     regime: str
@@ -106,11 +110,13 @@ class RunOutcome:
             diverged=self.result.diverged,
             report=self.retraction,
             seconds=self.result.seconds,
+            continued_from=str((self.summary.get("continued_from") or {}).get("continued_from", "")),
         )
         return recorder.fill(record) if recorder is not None else record
 
 
 def metrics_csv(history: Iterable[dict[str, float]]) -> str:
+    """The per-epoch metrics rows as CSV text (``EPOCH_COLUMNS``)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(EPOCH_COLUMNS), lineterminator="\n")
     writer.writeheader()
@@ -128,26 +134,39 @@ def run_training(
     observers: Iterable[Observer] = (),
     control: TrainingControl | None = None,
     callbacks: Iterable[keras.callbacks.Callback] = (),
+    *,
+    model: keras.Model | None = None,
+    continued_from: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Build, train, retract and (when ``out`` is given) write the run folder."""
+    """Build, train, retract and (when ``out`` is given) write the run folder.
+
+    ``model`` (compiled, built for ``regime``) replaces the freshly built one, e.g. a model that
+    continues an earlier run (:mod:`spectral_core.continuation`); ``continued_from`` then says
+    which run, and the epochs are numbered on from its last one.
+    """
     config = (config or TrainingConfig()).validate()
     folder = Path(out) if out is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    model = build_model(
-        architecture,
-        regime,
-        seed=config.seed,
-        optimizer=config.optimizer,
-        learning_rate=config.learning_rate,
-        jit_compile=config.jit_compile,
-        eigenvalue_regularization=config.regularizer(),
-        initialization=config.initialization,
-    )
+    if model is None:
+        model = build_model(
+            architecture,
+            regime,
+            seed=config.seed,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            jit_compile=config.jit_compile is True,
+            eigenvalue_regularization=config.regularizer(),
+            initialization=config.initialization,
+        )
     flags = telescopic_flags(architecture)
     result = train(
         model, dataset, config, observers, control, telescopic=flags, callbacks=callbacks
     )
+    if continued_from:
+        offset = int(continued_from.get("epochs_completed", 0))
+        for row in result.history:
+            row["epoch"] += offset
     compact = retract(model, flags)
     report = compare_retraction(model, compact, dataset.x_test, dataset.y_test)
     counts = parameter_counts(architecture, regime)
@@ -172,6 +191,7 @@ def run_training(
         "dataset": dataset.name,
         "config": config.to_dict(),
         "versions": library_versions(),
+        "continued_from": continued_from,
     }
     outcome = RunOutcome(
         architecture, regime, config, dataset.name, result, model, compact, report, summary
@@ -182,6 +202,7 @@ def run_training(
 
 
 def write_run_folder(outcome: RunOutcome, folder: Path) -> None:
+    """Write metrics.csv, full.keras, compact.keras and summary.json into ``folder``."""
     atomic_write_text(folder / "metrics.csv", metrics_csv(outcome.result.history))
     save_model(outcome.model, folder / "full.keras")
     save_model(outcome.compact, folder / "compact.keras")

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from spectral_core.errors import SpectralLabError
+
 # Deflate cannot exceed ~1032:1; real weights and images compress far less than this.
 MAX_COMPRESSION_RATIO = 100
 # Small members may compress well (a zero bias vector); the ratio rule applies above this size.
@@ -23,7 +25,7 @@ MAX_HEADER_BYTES = 10_000
 CHUNK_BYTES = 16 * 1024**2
 
 
-class ArrayFileError(ValueError):
+class ArrayFileError(SpectralLabError):
     """An archived array is damaged, of a refused type, or larger than allowed."""
 
 

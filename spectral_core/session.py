@@ -35,14 +35,15 @@ from typing import Any
 import numpy as np
 
 from spectral_core.architecture import Architecture, ArchitectureError
-from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.config import LEGACY_INITIALIZATION_NAMES, ConfigError, TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import atomic_path
 from spectral_core.record import Histogram, RetractionReport, RunRecord
 from spectral_core.regimes import REGIMES
 from spectral_core.safe_arrays import ArrayFileError, read_npy_member
 
 SESSION_SUFFIX = ".spectral"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SESSION_JSON = "session.json"
 # Bounds that no real session comes near; they keep a hostile file from exhausting memory.
 MAX_JSON_BYTES = 64 * 1024**2
@@ -61,7 +62,7 @@ REPORT_INTEGERS = ("trainable_before", "total_before", "total_after", "layers_be
 REPORT_NUMBERS = ("accuracy_before", "accuracy_after", "max_abs_difference")
 
 
-class SessionError(ValueError):
+class SessionError(SpectralLabError):
     """A session file cannot be read or written; the message names the file and the field."""
 
 
@@ -594,33 +595,63 @@ def migrate_v0(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def migrate_v1(document: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 to version 2: runs gain their analysis (plots' data), retraction report, wall
-    time and ``continued_from``. Version 1 kept none of them, so they start empty."""
+    """Version 1 to version 2: initialization schemes renamed.
+
+    Up to version 1 ``paper`` named the article's text values (φ ~ U(−0.5, 0.5),
+    λ_out ~ U(−0.01, 0.01)), now ``paper-text``; ``paper`` is now the authors' code. A config
+    without the field predates it and was built with the text's values too.
+    """
+
+    def config(old: Any) -> Any:
+        if not isinstance(old, dict):
+            return old  # the checks that follow report it with its path
+        name = old.get("initialization", "paper")
+        renamed = LEGACY_INITIALIZATION_NAMES.get(name, name) if isinstance(name, str) else name
+        return {**old, "initialization": renamed}
+
+    new = {**document, "format_version": 2}
+    if "config" in document:
+        new["config"] = config(document["config"])
+    runs = document.get("runs")
+    if isinstance(runs, list):
+        new["runs"] = [
+            {**run, "config": config(run["config"])} if isinstance(run, dict) and "config" in run else run
+            for run in runs
+        ]
+    return new
+
+
+def migrate_v2(document: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 to version 3: runs gain their analysis (what the plots draw), retraction
+    report, wall time, stop/divergence flags and ``continued_from``. Version 2 kept none of
+    them, so they start empty."""
 
     def run(old: Any) -> Any:
         if not isinstance(old, dict):
-            return old
-        new = dict(old)
-        new.setdefault("continued_from", "")
-        new.setdefault("stopped", False)
-        new.setdefault("diverged", False)
-        new.setdefault("seconds", None)
-        new.setdefault("report", None)
-        new.setdefault("analysis", None)
-        return new
+            return old  # the checks that follow report it with its path
+        # Whatever a version-2 file says under these names, version 2 did not write them.
+        return {
+            **old, "continued_from": "", "stopped": False, "diverged": False, "seconds": None,
+            "report": None, "analysis": None,
+        }
 
-    new = dict(document)
-    new["format_version"] = 2
-    runs = document.get("runs", [])
-    new["runs"] = [run(item) for item in runs] if isinstance(runs, list) else runs
+    new = {**document, "format_version": 3}
+    runs = document.get("runs")
+    if isinstance(runs, list):
+        new["runs"] = [run(item) for item in runs]
     return new
 
 
 # Each entry turns version ``key`` into version ``key + 1``.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: migrate_v0, 1: migrate_v1}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    0: migrate_v0,
+    1: migrate_v1,
+    2: migrate_v2,
+}
 
 
 def document_version(document: dict[str, Any]) -> Any:
+    """The format version of a session document (0 before versions were written)."""
     if "format_version" in document:
         return document["format_version"]
     return document.get("version", 0)

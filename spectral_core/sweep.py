@@ -1,21 +1,8 @@
 """``spectral-lab sweep``: any grid of runs from a JSON file, on local processes or Dask.
 
-A sweep file::
-
-    {
-      "dataset": "mnist",                    # or an .npz path / IDX folder (relative to the file)
-      "limit": 10000,                        # optional: first N training images
-      "test_limit": 2000,                    # optional: first N test images
-      "architectures": ["wide_linear", "my_arch.json", {"input_units": 784, "layers": [...]}],
-      "regimes": ["lambda", "direct-full"],  # optional: all four
-      "seeds": 3,                            # 3 means seeds 0, 1, 2; or a list [0, 7]
-      "settings": {"epochs": 5},             # fixed training settings (TrainingConfig fields)
-      "grid": {"learning_rate": [0.01, 0.03]},  # every combination of these values is run
-      "keep_weights": false,                 # store the compact kernels of each run (npz)
-      "save_models": false                   # write a run folder (models, metrics) per run
-    }
-
-The grid is architectures × regimes × seeds × every combination of ``grid`` values.
+A sweep file is the JSON object :data:`EXAMPLE` shows (``spectral-lab sweep --help`` prints it);
+:data:`FIELDS` says what each field means. The grid is architectures × regimes × seeds × every
+combination of ``grid`` values.
 """
 
 from __future__ import annotations
@@ -34,6 +21,7 @@ import numpy as np
 
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.experiments import (
     DataSource,
     ExperimentError,
@@ -51,14 +39,45 @@ from spectral_core.regimes import REGIMES
 
 TOP_LEVEL = (
     "dataset", "limit", "test_limit", "architectures", "regimes", "seeds", "settings", "grid",
-    "keep_weights", "save_models",
+    "keep_weights", "save_models", "tensorboard",
 )
+# A valid sweep file (a test loads it): the sweep --help shows it as is.
+EXAMPLE = """\
+{
+  "dataset": "mnist",
+  "limit": 10000,
+  "test_limit": 2000,
+  "architectures": [
+    "wide_linear",
+    {"input_units": 784, "layers": [
+      {"units": 100, "activation": "linear", "telescopic": true},
+      {"units": 10, "activation": "softmax"}]}
+  ],
+  "regimes": ["lambda", "direct-full"],
+  "seeds": 3,
+  "settings": {"epochs": 5},
+  "grid": {"learning_rate": [0.01, 0.03]},
+  "keep_weights": false,
+  "save_models": false
+}"""
+FIELDS = """\
+  dataset        mnist, fashion-mnist, or an .npz file / IDX folder (relative to the sweep file)
+  limit          optional: use the first N training images
+  test_limit     optional: use the first N test images
+  architectures  preset names, architecture files (relative to the sweep file) or objects
+  regimes        optional, default all four: lambda, lambda-phi, direct-subset, direct-full
+  seeds          3 means seeds 0, 1, 2; or a list such as [0, 7]
+  settings       fixed training settings (TrainingConfig fields, as in a --config file)
+  grid           training settings mapped to lists of values: every combination is run
+  keep_weights   store the compact kernels of each run (npz)
+  save_models    write a run folder (models, metrics) per run
+  tensorboard    write TensorBoard logs per run to OUT/tensorboard (spectrum, weights, HParams)"""
 SETTING_FIELDS = tuple(sorted(set(TrainingConfig.__dataclass_fields__) - {"seed"}))
 MAX_SWEEP_BYTES = 1_000_000
 MAX_RUNS = 100_000
 
 
-class SweepError(ValueError):
+class SweepError(SpectralLabError):
     """A sweep file is invalid; ``path`` names the field (e.g. ``grid.learning_rate[1]``)."""
 
     def __init__(self, path: str, message: str) -> None:
@@ -74,6 +93,7 @@ class Sweep:
     data: DataSource
     keep_weights: bool = False
     save_models: bool = False
+    tensorboard: bool = False
 
 
 def _positive_int(value: Any, path: str, low: int = 1) -> int:
@@ -180,6 +200,8 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
     if not isinstance(grid, dict):
         raise SweepError("grid", "must be an object mapping a training setting to a list of values")
     for name, values in grid.items():
+        if name not in SETTING_FIELDS:
+            raise SweepError(f"grid.{name}", f"unknown training setting; allowed: {', '.join(SETTING_FIELDS)}")
         if name in settings:
             raise SweepError(f"grid.{name}", "is also in settings; give it in one place only")
         if not isinstance(values, list) or not values:
@@ -211,10 +233,12 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
         DataSource(dataset, limit, test_limit),
         _bool(data.get("keep_weights", False), "keep_weights"),
         _bool(data.get("save_models", False), "save_models"),
+        _bool(data.get("tensorboard", False), "tensorboard"),
     )
 
 
 def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file; every error names the file and the field."""
     file = Path(path)
     try:
         if file.stat().st_size > MAX_SWEEP_BYTES:
@@ -269,7 +293,7 @@ def run_sweep(
     outcome = run_grid(
         sweep.specs, folder, sweep.data, workers=workers, scheduler=scheduler,
         keep_weights=sweep.keep_weights, save_models=sweep.save_models, quiet=quiet,
-        manifest={"experiment": "sweep"},
+        manifest={"experiment": "sweep"}, tensorboard=sweep.tensorboard,
     )
     atomic_write_text(folder / "runs.csv", runs_csv(plan_rows(sweep.specs, outcome.records)))
     summary = [
@@ -286,10 +310,18 @@ def run_sweep(
 
 
 def add_parser(subparsers: Any) -> None:
+    """Register the ``sweep`` subcommand (its help shows a valid sweep file)."""
     parser = subparsers.add_parser(
         "sweep",
         help="run a grid of trainings from a JSON file (local processes or a Dask cluster)",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description=(
+            "Run a grid of trainings from a JSON file, on local processes or a Dask cluster; "
+            "an interrupted sweep resumes where it stopped."
+        ),
+        epilog=(
+            f"A sweep file (JSON):\n\n{EXAMPLE}\n\nFields:\n{FIELDS}\n\nThe grid is "
+            "architectures × regimes × seeds × every combination of grid values."
+        ),
     )
     parser.add_argument("sweep_file", metavar="SWEEP.json", help="the grid to run")
     parser.add_argument("--out", required=True, help="sweep folder (resumed if it exists)")
@@ -299,6 +331,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """``spectral-lab sweep``: run the grid, print the summary; exit 1 if any run failed."""
     sweep = load_sweep(args.sweep_file)
     outcome = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler,
                         quiet=args.quiet)

@@ -6,12 +6,12 @@ never live variables) on the training thread; a GUI forwards them to its own thr
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import keras
 import numpy as np
@@ -20,8 +20,10 @@ from spectral_core.config import ConfigError, TrainingConfig
 from spectral_core.data import Dataset
 from spectral_core.histograms import HistogramHistory, histogram
 from spectral_core.layers import SpectralDense, dense_layers, effective_weights
+from spectral_core.projection import tensor_in_chunks, training_view
 from spectral_core.retraction import folded_layers, has_telescopic
 
+logger = logging.getLogger(__name__)
 EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 __all__ = ["ConfigError", "TrainingConfig", "Snapshot", "TrainingControl", "TrainingResult", "train"]
 
@@ -47,6 +49,7 @@ class Snapshot:
 
     @property
     def progress(self) -> float:
+        """Share of the run's batches done, from 0 to 1."""
         done = self.epoch * self.batches_per_epoch + self.batch
         return done / max(1, self.epochs * self.batches_per_epoch)
 
@@ -63,30 +66,38 @@ class TrainingControl:
         self._running.set()
 
     def stop(self) -> None:
+        """Ask the run to stop after the current batch (also ends a pause)."""
         self._stop.set()
         self._running.set()
 
     def pause(self) -> None:
+        """Hold the run after the current batch until :meth:`resume` or :meth:`stop`."""
         self._running.clear()
 
     def resume(self) -> None:
+        """Let a paused run go on."""
         self._running.set()
 
     @property
     def stop_requested(self) -> bool:
+        """Whether :meth:`stop` was called."""
         return self._stop.is_set()
 
     @property
     def paused(self) -> bool:
+        """Whether the run is held by :meth:`pause`."""
         return not self._running.is_set()
 
     def wait_while_paused(self) -> None:
+        """Block the training thread while paused."""
         while not self._running.wait(timeout=0.05):
             pass
 
 
 @dataclass
 class TrainingResult:
+    """How a run ended: per-epoch metrics, whether it was stopped or diverged, test scores."""
+
     history: list[dict[str, float]]  # one row per finished epoch, EPOCH_COLUMNS
     epochs_completed: int
     stopped: bool = False
@@ -95,6 +106,10 @@ class TrainingResult:
     test_loss: float = math.nan
     test_accuracy: float = math.nan
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # said once, e.g. why the cache was not used
+    cached_projection: bool = False  # trained on the first layer's cached input projection
+    steps_per_execution: int = 1
+    jit_compile: bool = False  # the training function was compiled with XLA
 
 
 def layer_eigenvalues(model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
@@ -124,8 +139,10 @@ class _EngineCallback(keras.callbacks.Callback):
         control: TrainingControl,
         batches_per_epoch: int,
         telescopic: list[bool] | None,
+        network: keras.Model | None = None,
     ) -> None:
         super().__init__()
+        self._network = network
         self.config = config
         self.observers = list(observers)
         self.control = control
@@ -140,8 +157,18 @@ class _EngineCallback(keras.callbacks.Callback):
         self._start = time.perf_counter()
         self._good_weights: list[np.ndarray] | None = None
         self._good_epoch = 0
+        self._call_first_batch = 1
         self._history: dict[str, HistogramHistory] = {}
         self._compact_history: dict[str, HistogramHistory] = {}
+
+    @property
+    def network(self) -> keras.Model:
+        """The network whose weights are read and restored: the one given, else fit's model.
+
+        ``train`` passes its model, since what fit runs may be a training view that shares the
+        model's variables (spectral_core.projection).
+        """
+        return self._network if self._network is not None else self.model
 
     # -- helpers --------------------------------------------------------------------
     def _emit(self, kind: str, batch: int, metrics: dict[str, float], full: bool) -> None:
@@ -155,10 +182,10 @@ class _EngineCallback(keras.callbacks.Callback):
             epochs=self.config.epochs,
             elapsed=time.perf_counter() - self._start,
             metrics=dict(metrics),
-            eigenvalues=layer_eigenvalues(self.model),
+            eigenvalues=layer_eigenvalues(self.network),
             # Epoch snapshots only: a histogram of every effective kernel costs tens of ms for
             # 784-800-120-10, which at 10 batch snapshots a second would slow training by >10%.
-            histograms=layer_histograms(self.model, self.config.histogram_bins) if full else {},
+            histograms=layer_histograms(self.network, self.config.histogram_bins) if full else {},
         )
         if full:
             snapshot.histogram_history = {
@@ -172,21 +199,24 @@ class _EngineCallback(keras.callbacks.Callback):
             observer(snapshot)
 
     def _record_histories(self) -> None:
-        for layer in dense_layers(self.model):
+        for layer in dense_layers(self.network):
             kernel = effective_weights(layer)[0]
             self._history.setdefault(layer.name, HistogramHistory()).add(kernel)
-        if has_telescopic(self.model, self.telescopic):
-            for index, item in enumerate(folded_layers(self.model, self.telescopic)):
+        if has_telescopic(self.network, self.telescopic):
+            for index, item in enumerate(folded_layers(self.network, self.telescopic)):
                 name = f"compact_{index + 1}"
                 self._compact_history.setdefault(name, HistogramHistory()).add(item.kernel)
 
     # -- Keras hooks ----------------------------------------------------------------
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
-        self._good_weights = [np.array(w) for w in self.model.get_weights()]
+        self._good_weights = [np.array(w) for w in self.network.get_weights()]
         if self.observers:
             self._record_histories()
             self._emit("epoch", 0, {}, full=True)
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self._call_first_batch = batch + 1  # a compiled call may run several batches
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._epoch = epoch
@@ -196,7 +226,7 @@ class _EngineCallback(keras.callbacks.Callback):
         logs = logs or {}
         loss = float(logs.get("loss", 0.0))
         if not math.isfinite(loss):
-            self._diverge(batch + 1)
+            self._diverge(batch + 1, first=self._call_first_batch)
             return
         now = time.perf_counter()
         if self.observers and now - self._last_snapshot >= self.config.snapshot_interval:
@@ -220,7 +250,7 @@ class _EngineCallback(keras.callbacks.Callback):
         if not all(math.isfinite(row[key]) for key in ("loss",)):
             self._diverge(self.batches_per_epoch)
             return
-        weights = self.model.get_weights()
+        weights = self.network.get_weights()
         if not all(np.all(np.isfinite(w)) for w in weights):
             self._diverge(self.batches_per_epoch)
             return
@@ -231,11 +261,14 @@ class _EngineCallback(keras.callbacks.Callback):
             self._record_histories()
             self._emit("epoch", self.batches_per_epoch, {k: v for k, v in row.items()}, full=True)
 
-    def _diverge(self, batch: int) -> None:
+    def _diverge(self, batch: int, first: int | None = None) -> None:
         self.model.stop_training = True
         if self._good_weights is not None:
-            self.model.set_weights(self._good_weights)
-        where = f"epoch {self._epoch + 1}, batch {batch}"
+            self.network.set_weights(self._good_weights)
+        if first is None or first >= batch:
+            where = f"epoch {self._epoch + 1}, batch {batch}"
+        else:  # seen at the end of a compiled call of several batches
+            where = f"epoch {self._epoch + 1}, in batches {first}–{batch}"
         kept = (
             f"the weights from the end of epoch {self._good_epoch} were kept"
             if self._good_epoch
@@ -264,16 +297,75 @@ def split_validation(
     return dataset.x_train[train], dataset.y_train[train], (dataset.x_train[val], dataset.y_train[val])
 
 
-def tensor_in_chunks(array: np.ndarray, rows: int = 2048) -> Any:
-    """``array`` as a backend tensor, converted a slice at a time.
+# A compiled call of this many floating-point operations lasts ~20 ms on a 2-core laptop CPU: long
+# enough that Keras's per-call dispatch (~1–6 ms) stops dominating, short enough for observers.
+EXECUTION_FLOPS = 1e9
+MAX_STEPS_PER_EXECUTION = 50
 
-    Converting a large numpy array in one call holds Python's GIL for its whole copy (≈150 ms
-    for MNIST's training set), which freezes a GUI thread; slices hold it briefly each.
+
+def step_flops(model: keras.Model, batch_size: int) -> float:
+    """A rough count of a training step's floating-point operations (forward and backward)."""
+    total = 0.0
+    for layer in model.layers:
+        kernel_shape = None
+        if isinstance(layer, keras.layers.Dense):
+            kernel_shape = layer.kernel.shape
+        elif isinstance(layer, SpectralDense):
+            kernel_shape = layer.phi.shape
+        elif hasattr(layer, "frozen_kernel"):
+            kernel_shape = layer.frozen_kernel.shape
+        if kernel_shape is not None:
+            total += 6.0 * batch_size * int(kernel_shape[0]) * int(kernel_shape[1])
+    return total
+
+
+def choose_steps_per_execution(model: keras.Model, config: TrainingConfig, batches: int) -> int:
+    """``config.steps_per_execution``, or (0) as many batches as fill one ~20 ms compiled call."""
+    if config.steps_per_execution:
+        return min(config.steps_per_execution, batches)
+    if config.snapshot_interval == 0:
+        return 1
+    flops = max(step_flops(model, config.batch_size), 1.0)
+    steps = int(EXECUTION_FLOPS // flops)
+    return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
+
+
+# "auto" compiles a cached-projection view with XLA from this many training steps in a run:
+# compiling takes ~4 s, and XLA saves ~2–8 ms a step there (docs/BENCHMARKS.md).
+XLA_AUTO_MIN_STEPS = 1000
+
+
+def choose_jit_compile(
+    config: TrainingConfig, cached: bool, total_steps: int, model_jit: bool = False
+) -> bool:
+    """Whether the training function is compiled with XLA (``config.jit_compile``, resolved).
+
+    "auto" keeps XLA where the model was compiled with it (``model_jit``).
     """
-    if array.nbytes <= 8 * 1024 * 1024:
-        return keras.ops.convert_to_tensor(array)
-    parts = [keras.ops.convert_to_tensor(array[i : i + rows]) for i in range(0, len(array), rows)]
-    return keras.ops.concatenate(parts, axis=0)
+    if config.jit_compile == "auto":
+        return model_jit or (cached and total_steps >= XLA_AUTO_MIN_STEPS)
+    return bool(config.jit_compile)
+
+
+def compile_for_training(
+    fitted: keras.Model, network: keras.Model, steps: int, jit_compile: bool | None = None
+) -> None:
+    """Compile the model ``fit`` runs with ``network``'s optimizer and loss and ``steps`` per call.
+
+    The optimizer object is shared, so its state (moments, iterations) follows the variables
+    whichever of the model and its training view is fitted. ``jit_compile`` None keeps the
+    network's own setting.
+    """
+    jit = network.jit_compile if jit_compile is None else jit_compile
+    if fitted is network and network.steps_per_execution == steps and network.jit_compile == jit:
+        return
+    fitted.compile(
+        optimizer=network.optimizer,
+        loss=network.loss,
+        metrics=["accuracy"],
+        steps_per_execution=steps,
+        jit_compile=jit,
+    )
 
 
 def train(
@@ -302,13 +394,21 @@ def train(
         )
     x_train, y_train, validation = split_validation(dataset, config.validation_fraction, config.seed)
     batches = math.ceil(len(y_train) / config.batch_size)
-    engine = _EngineCallback(config, list(observers), control, batches, telescopic)
-    keras.utils.set_random_seed(config.seed)
+    rows = len(y_train) + (len(validation[1]) if validation is not None else 0)
+    view = training_view(model, rows, config.projection_cache_mb * 2**20)
+    if view.note:
+        logger.warning(view.note)
+    steps = choose_steps_per_execution(view.model, config, batches)
+    jit = choose_jit_compile(config, view.cached, batches * config.epochs, model.jit_compile is True)
+    compile_for_training(view.model, model, steps, jit)
+    engine = _EngineCallback(config, list(observers), control, batches, telescopic, model)
     started = time.perf_counter()
     if validation is not None:
-        validation = (tensor_in_chunks(validation[0]), tensor_in_chunks(validation[1]))
-    model.fit(
-        tensor_in_chunks(x_train),
+        validation = (view.inputs(validation[0]), tensor_in_chunks(validation[1]))
+    fit_inputs = view.inputs(x_train)
+    keras.utils.set_random_seed(config.seed)
+    view.model.fit(
+        fit_inputs,
         tensor_in_chunks(y_train),
         batch_size=config.batch_size,
         epochs=config.epochs,
@@ -325,6 +425,10 @@ def train(
         diverged=bool(engine.diverged_message),
         message=engine.diverged_message or ("stopped by the user" if engine.stopped else "finished"),
         seconds=seconds,
+        notes=[view.note] if view.note else [],
+        cached_projection=view.cached,
+        steps_per_execution=steps,
+        jit_compile=jit,
     )
     if len(dataset.y_test):
         loss, accuracy = evaluate(model, dataset.x_test, dataset.y_test, config.batch_size)
@@ -356,4 +460,5 @@ def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int =
 
 
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (or logits) of ``model`` for ``x``, as numpy."""
     return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))

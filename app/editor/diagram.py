@@ -60,7 +60,7 @@ class StackDiagram(QWidget):
         self._boxes: list[DiagramBox] = []
         self._selected_rows: frozenset[int] = frozenset()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setMinimumHeight(150)
+        self.setMinimumHeight(126)
         self.setToolTip("The stack from input to output; dashed boxes are telescopic layers")
 
     def set_architecture(self, architecture: Architecture, problems: list[str]) -> None:

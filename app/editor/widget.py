@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -87,6 +87,13 @@ class ArchitectureEditor(QWidget):
         self.model.rowsRemoved.connect(self._select_after_removal)
         self.model.modelReset.connect(self._update_buttons)
         self.view.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        # Moves (Up, Down, a drag, undo) carry the selection along without selectionChanged:
+        # the diagram's highlight follows them here.
+        for signal in (
+            self.table_model.rowsMoved, self.table_model.layoutChanged, self.table_model.modelReset,
+            self.model.architectureChanged,
+        ):
+            signal.connect(self._on_selection_changed)
         self._refresh(start)
 
     # -- the interface the main window uses ---------------------------------------------
@@ -179,7 +186,9 @@ class ArchitectureEditor(QWidget):
 
         self.view = QTableView()
         self.view.setModel(self.table_model)
-        self.view.setItemDelegateForColumn(UNITS_COLUMN, UnitsDelegate(self.view))
+        self.units_delegate = UnitsDelegate(self.view)
+        self.units_delegate.refused.connect(self._show_refused)
+        self.view.setItemDelegateForColumn(UNITS_COLUMN, self.units_delegate)
         self.view.setItemDelegateForColumn(ACTIVATION_COLUMN, ActivationDelegate(self.view))
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -192,7 +201,7 @@ class ArchitectureEditor(QWidget):
         self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(True)
-        self.view.setMinimumHeight(120)
+        self.view.setMinimumHeight(96)  # header and three rows; fits beside the plots at 1024×700
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(UNITS_COLUMN, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(ACTIVATION_COLUMN, QHeaderView.ResizeMode.Interactive)
@@ -204,7 +213,9 @@ class ArchitectureEditor(QWidget):
         self.view.verticalHeader().setMinimumSectionSize(26)
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
-        self.add_button = self._button("Add", "Append a layer at the end", self._add)
+        self.add_button = self._button(
+            "Add", "Add a hidden layer just before the output layer", self._add
+        )
         self.insert_button = self._button("Insert", "Insert a layer above the selected one (Ins)", self._insert)
         self.remove_button = self._button("Remove", "Remove the selected layers (Delete)", self._remove)
         self.up_button = self._button("Up", "Move the selected layers up (Alt+Up)", self._move_up)
@@ -234,11 +245,20 @@ class ArchitectureEditor(QWidget):
         diagram_area.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
         self.parameter_label = QLabel()
-        self.parameter_label.setWordWrap(True)
+        # Two fixed lines that never wrap: a regime with a longer name must not make the form
+        # below jump (the full text is in the tooltip when the panel is narrow).
+        self.parameter_label.setWordWrap(False)
+        self.parameter_label.setTextFormat(Qt.TextFormat.PlainText)
         self.parameter_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         font = self.parameter_label.font()
         font.setBold(True)
         self.parameter_label.setFont(font)
+        self.parameter_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.parameter_label.setFixedHeight(2 * QFontMetrics(font).lineSpacing() + 4)
+        self.refused_label = QLabel()
+        self.refused_label.setWordWrap(True)
+        self.refused_label.setStyleSheet("color: #c62828;")
+        self.refused_label.hide()
 
         form = QFormLayout()
         form.addRow("Preset:", self.preset_combo)
@@ -248,11 +268,13 @@ class ArchitectureEditor(QWidget):
         for button in (self.add_button, self.insert_button, self.remove_button, self.up_button, self.down_button):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)  # the side panel around it has margins already
         layout.addWidget(self.lock_label)
         layout.addLayout(form)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.problems_label)
+        layout.addWidget(self.refused_label)
         layout.addWidget(diagram_area)
         layout.addWidget(self.parameter_label)
 
@@ -287,7 +309,13 @@ class ArchitectureEditor(QWidget):
 
     # -- actions ------------------------------------------------------------------------
     def _add(self) -> None:
-        self.model.add_layer()
+        # Before the output layer: a layer after the softmax output would be invalid at once.
+        self.model.insert_layer(max(0, self.model.rowCount() - 1))
+
+    def _show_refused(self, text: str) -> None:
+        """Say why a typed value was not taken (it disappears with the next edit)."""
+        self.refused_label.setText(text)
+        self.refused_label.show()
 
     def _insert(self) -> None:
         rows = self.selected_rows()
@@ -345,6 +373,7 @@ class ArchitectureEditor(QWidget):
         self.architectureChanged.emit(architecture)
 
     def _refresh(self, architecture: Architecture) -> None:
+        self.refused_label.hide()
         self.input_units_spin.blockSignals(True)
         self.input_units_spin.setValue(architecture.input_units)
         self.input_units_spin.blockSignals(False)
@@ -378,17 +407,17 @@ class ArchitectureEditor(QWidget):
         name = PAPER_NAMES[self._regime]
         if not self.model.is_valid():
             self.parameter_label.setText(f"{name}\nfix the marked problems to count parameters")
-            self.parameter_label.setToolTip("")
+            self.parameter_label.setToolTip(self.parameter_label.text())
             return
         counts = parameter_counts(architecture, self._regime)
         full = parameter_counts(architecture, "direct-full")
         self.parameter_label.setText(
-            f"{name}\ntrainable {counts.trainable:,} of total {counts.total:,} "
+            f"{name}\n{counts.trainable:,} of {counts.total:,} trainable "
             f"({share_text(counts.trainable, full.trainable)} of direct-full)"
         )
         self.parameter_label.setToolTip(
-            f"{counts.trainable:,} trainable and {counts.frozen:,} frozen parameters under "
-            f"{self._regime}; direct-full trains {full.trainable:,}"
+            f"{name}: {counts.trainable:,} trainable and {counts.frozen:,} frozen parameters "
+            f"under {self._regime}; direct-full trains {full.trainable:,}"
         )
 
     def _on_selection_changed(self) -> None:

@@ -11,12 +11,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from app.plots import RUN_COLORS, live_plot
+from app.plots import RUN_COLORS, histogram_curve, live_plot, set_legend_entry, step_xy
 
 Histogram = tuple[np.ndarray, np.ndarray]  # (counts, edges)
 HistoryMatrix = tuple[np.ndarray, np.ndarray]  # (epochs × bins counts, edges)
-CURRENT_COLOR = "#0072B2"
-COMPARE_COLOR = "#D55E00"
+CURRENT_COLOR = "#56B4E9"  # sky blue: readable on black
+COMPARE_COLOR = "#E69F00"
+OVERLAY_COLORS = tuple(color for color in RUN_COLORS if color not in (CURRENT_COLOR, COMPARE_COLOR))
 
 
 def compact_label(name: str) -> str:
@@ -37,19 +38,23 @@ class WeightsPanel(QWidget):
         self.density.setChecked(True)
         self.density.setToolTip("Normalise so that layers of different sizes compare")
 
-        self.histogram_plot = live_plot("Effective weights", "weight", "density")
-        self.current_curve = self.histogram_plot.plot(
-            [0, 1], [0], stepMode="center", fillLevel=0, name="current run",
-            pen=pg.mkPen(CURRENT_COLOR, width=1.5), brush=pg.mkBrush(0, 114, 178, 80),
+        self.histogram_plot = live_plot("Effective weights", "weight", "density", fast=False)
+        self.current_curve = histogram_curve(self.histogram_plot, "current run", CURRENT_COLOR, fill=True)
+        self.compare_curve = histogram_curve(self.histogram_plot, "compared", COMPARE_COLOR, width=2)
+        self.history_plot = live_plot(
+            "Histogram over epochs", "weight", "epoch (0 = initial)", fast=False
         )
-        self.compare_curve = self.histogram_plot.plot(
-            [0, 1], [0], stepMode="center", name="compared", pen=pg.mkPen(COMPARE_COLOR, width=2),
-        )
-        self.history_plot = live_plot("Histogram over epochs", "weight", "epoch (0 = initial)")
         self.history_image = pg.ImageItem()
-        self.history_image.setColorMap(pg.colormap.get("viridis"))
         self.history_plot.addItem(self.history_image)
         self.history_plot.getPlotItem().legend.setVisible(False)
+        self.history_plot.getPlotItem().legend.updateSize()
+        # The colour scale of the epoch × bin image: weights per bin.
+        self.color_bar = pg.ColorBarItem(
+            colorMap=pg.colormap.get("viridis"), label="weights per bin", interactive=False,
+            values=(0, 1),
+        )
+        self.color_bar.setImageItem(self.history_image, insert_in=self.history_plot.getPlotItem())
+        self._run_name = ""
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Layer"))
@@ -78,6 +83,14 @@ class WeightsPanel(QWidget):
         self._live, self._histories = {}, {}
         self.layer.clear()
         self._redraw()
+
+    def set_run_name(self, name: str) -> None:
+        """Name the current run in the legend (and leave it out of the run overlays)."""
+        self._run_name = name
+        self.set_run_overlays(self._run_overlay_data)
+
+    def legend_names(self) -> list[str]:
+        return self.histogram_plot.getPlotItem().legend.names()
 
     def set_live(self, histograms: dict[str, Histogram]) -> None:
         self._live = histograms
@@ -108,6 +121,7 @@ class WeightsPanel(QWidget):
 
     def set_run_overlays(self, runs: Sequence[tuple[str, dict[str, Histogram]]]) -> None:
         """Runs selected in the runs list: their histogram of the layer shown is overlaid."""
+        runs = [(name, data) for name, data in runs if name != self._run_name]
         self._run_overlay_data = list(runs)
         wanted = {name for name, _ in runs}
         for name in list(self._run_overlays):
@@ -115,10 +129,8 @@ class WeightsPanel(QWidget):
                 self.histogram_plot.removeItem(self._run_overlays.pop(name))
         for index, (name, _) in enumerate(runs):
             if name not in self._run_overlays:
-                color = RUN_COLORS[(index + 2) % len(RUN_COLORS)]
-                self._run_overlays[name] = self.histogram_plot.plot(
-                    [0, 1], [0], stepMode="center", name=name, pen=pg.mkPen(color, width=1.5)
-                )
+                color = OVERLAY_COLORS[index % len(OVERLAY_COLORS)]
+                self._run_overlays[name] = histogram_curve(self.histogram_plot, name, color)
         self._redraw()
 
     def layer_names(self) -> list[str]:
@@ -158,28 +170,33 @@ class WeightsPanel(QWidget):
         total = counts.sum()
         return counts / (total * np.diff(edges)) if total else counts
 
-    def _draw(self, item: pg.PlotDataItem, histogram: Histogram | None) -> None:
+    def _draw(self, item: pg.PlotDataItem, histogram: Histogram | None, name: str) -> None:
+        """Draw ``histogram`` in ``item``; no histogram hides the item and its legend entry."""
         if histogram is None:
-            item.setData([0, 1], [0])
+            item.setData([], [])
         else:
-            item.setData(histogram[1], self._scaled(histogram))
+            item.setData(*step_xy(histogram[1], self._scaled(histogram)))
+        set_legend_entry(self.histogram_plot, item, name, visible=histogram is not None)
 
     def _redraw(self) -> None:
         self.histogram_plot.getPlotItem().setLabel(
             "left", "density" if self.density.isChecked() else "count"
         )
         name = self.layer.currentText()
-        self._draw(self.current_curve, self._current())
-        compared = self._comparisons.get(self.compare.currentText())
-        self._draw(self.compare_curve, compared)
-        self.compare_curve.setVisible(compared is not None)
+        current = " · ".join(part for part in (self._run_name, name) if part) or "current run"
+        self._draw(self.current_curve, self._current(), f"{current} weights")
+        compared_label = self.compare.currentText()
+        compared = self._comparisons.get(compared_label)
+        self._draw(self.compare_curve, compared, f"{compared_label} weights")
         for run_name, histograms in self._run_overlay_data:
-            self._draw(self._run_overlays[run_name], histograms.get(name))
+            self._draw(self._run_overlays[run_name], histograms.get(name), f"{run_name} · {name} weights")
         history = self._histories.get(name)
         if history is None or not len(history[0]):
             self.history_image.clear()
             return
         matrix, edges = history
+        matrix = np.asarray(matrix, dtype=np.float64)
         # ImageItem's first axis is x: weights along x, epochs up the y axis.
-        self.history_image.setImage(np.asarray(matrix, dtype=np.float64).T, autoLevels=True)
+        self.history_image.setImage(matrix.T, autoLevels=False)
+        self.color_bar.setLevels((0.0, max(1.0, float(matrix.max()))))
         self.history_image.setRect(QRectF(edges[0], -0.5, edges[-1] - edges[0], len(matrix)))

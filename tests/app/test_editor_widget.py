@@ -9,7 +9,7 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtWidgets import QComboBox, QSpinBox
 
 from app.editor import ArchitectureEditor
@@ -18,7 +18,7 @@ from app.editor.table import ACTIVATION_COLUMN, PROBLEMS_COLUMN, TELESCOPIC_COLU
 from app.editor.widget import LOCKED_TOOLTIP
 from resources import preset_paths
 from spectral_core.architecture import MAX_UNITS, Architecture, LayerSpec
-from spectral_core.regimes import REGIMES, parameter_counts
+from spectral_core.regimes import PAPER_NAMES, REGIMES, parameter_counts
 
 NONLINEAR = Architecture.load(next(path for path in preset_paths() if path.stem == "nonlinear"))
 PERCEPTRON = Architecture.load(next(path for path in preset_paths() if path.stem == "perceptron"))
@@ -64,15 +64,16 @@ def test_starts_with_the_nonlinear_preset_and_lists_every_preset(editor) -> None
     assert editor.undo_stack.count() == 0
 
 
-def test_add_button_appends_a_layer_and_selects_it(editor, qtbot) -> None:
+def test_add_button_inserts_before_the_output_layer_and_selects_it(editor, qtbot) -> None:
     with qtbot.waitSignal(editor.architectureChanged) as changed:
         qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
-    assert editor.architecture().layers == (*NONLINEAR.layers, DEFAULT_NEW_LAYER)
+    assert editor.architecture().layers == (*NONLINEAR.layers[:-1], DEFAULT_NEW_LAYER, NONLINEAR.layers[-1])
     assert changed.args == [editor.architecture()]
-    assert editor.selected_rows() == [3]
-    # A layer after the softmax output makes the output misplaced: marked, not refused.
-    assert not editor.is_valid()
-    assert "softmax" in editor.table_model.index(2, PROBLEMS_COLUMN).data()
+    assert editor.selected_rows() == [2]
+    assert editor.diagram.selected_rows() == [2]
+    # The softmax output stays last: the stack is still valid.
+    assert editor.is_valid()
+    assert not editor.table_model.index(3, PROBLEMS_COLUMN).data()
     # The preset no longer matches: the picker says so.
     assert editor.preset_combo.currentIndex() == -1
 
@@ -91,11 +92,14 @@ def test_up_down_buttons_reorder_and_selection_follows(editor, qtbot) -> None:
     qtbot.mouseClick(editor.down_button, Qt.MouseButton.LeftButton)
     assert units_of(editor) == [120, 800, 10]
     assert editor.selected_rows() == [1]
+    assert editor.diagram.selected_rows() == [1], "the diagram's highlight follows the move"
     qtbot.mouseClick(editor.down_button, Qt.MouseButton.LeftButton)
     assert units_of(editor) == [120, 10, 800]
+    assert editor.diagram.selected_rows() == editor.selected_rows() == [2]
     assert not editor.down_button.isEnabled()
     qtbot.mouseClick(editor.up_button, Qt.MouseButton.LeftButton)
     assert units_of(editor) == [120, 800, 10]
+    assert editor.diagram.selected_rows() == editor.selected_rows() == [1]
     assert editor.undo_stack.count() == 3
     # The last layer is telescopic in between: marked with the reason, in the diagram too.
     editor.undo_stack.undo()
@@ -121,7 +125,7 @@ def test_keyboard_delete_and_alt_arrows(editor, qtbot) -> None:
 def test_units_are_set_through_the_spin_box_delegate(editor, qtbot) -> None:
     spin = open_editor(editor, qtbot, 1, UNITS_COLUMN)
     assert isinstance(spin, QSpinBox)
-    assert (spin.minimum(), spin.maximum()) == (1, MAX_UNITS)
+    assert spin.toolTip() == f"Nodes in this layer, 1 to {MAX_UNITS:,}"
     assert spin.value() == 120
     spin.selectAll()
     qtbot.keyClicks(spin, "256")
@@ -137,14 +141,62 @@ def test_units_are_set_through_the_spin_box_delegate(editor, qtbot) -> None:
     assert units_of(editor) == [800, 256, 10]
 
 
-def test_units_beyond_the_range_cannot_be_typed(editor, qtbot) -> None:
+@pytest.mark.parametrize("typed", ["0", "9999999", "-3"])
+def test_an_invalid_typed_size_says_why_in_place(editor, qtbot, typed: str) -> None:
     spin = open_editor(editor, qtbot, 0, UNITS_COLUMN)
     spin.selectAll()
-    qtbot.keyClicks(spin, "9999999")
+    qtbot.keyClicks(spin, typed)
+    # The reason appears under the cell while typing, naming the field and the allowed range.
+    assert spin.message.isVisible()
+    assert spin.message.text().startswith(f"units: must be from 1 to {MAX_UNITS:,}, got")
+    assert spin.message.geometry().top() >= spin.geometry().bottom()
+    # Enter does not take it and does not silently revert: the editor stays open.
     qtbot.keyClick(spin, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: editor.view.indexWidget(editor.table_model.index(0, UNITS_COLUMN)) is None)
-    assert 1 <= editor.architecture().layers[0].units <= MAX_UNITS
+    assert editor.view.indexWidget(editor.table_model.index(0, UNITS_COLUMN)) is spin
+    assert units_of(editor) == [800, 120, 10]
+    # A valid value clears the message and commits.
+    spin.selectAll()
+    qtbot.keyClicks(spin, "64")
+    assert not spin.message.isVisible()
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: units_of(editor) == [64, 120, 10])
     assert editor.is_valid()
+
+
+def test_leaving_a_cell_with_an_invalid_size_says_what_was_kept(editor, qtbot) -> None:
+    spin = open_editor(editor, qtbot, 1, UNITS_COLUMN)
+    spin.selectAll()
+    qtbot.keyClicks(spin, "0")
+    editor.units_delegate.setModelData(spin, editor.table_model, editor.table_model.index(1, UNITS_COLUMN))
+    assert units_of(editor) == [800, 120, 10]
+    assert editor.refused_label.isVisibleTo(editor)
+    assert editor.refused_label.text() == f"Layer 2 units: must be from 1 to {MAX_UNITS:,}, got 0; kept 120."
+
+
+def test_a_dragged_layer_keeps_the_diagram_highlight_on_it(editor, qtbot) -> None:
+    select_row(editor, 0)
+    model = editor.table_model
+    data = model.mimeData([model.index(0, column) for column in range(model.columnCount())])
+    assert model.dropMimeData(data, Qt.DropAction.MoveAction, 2, 0, QModelIndex())
+    assert units_of(editor) == [120, 800, 10]
+    assert editor.diagram.selected_rows() == editor.selected_rows()
+    editor.undo_stack.undo()
+    assert units_of(editor) == [800, 120, 10]
+    assert editor.diagram.selected_rows() == editor.selected_rows()
+
+
+def test_parameter_label_keeps_its_height_for_every_regime(editor, qtbot) -> None:
+    heights = set()
+    for regime in REGIMES:
+        editor.set_regime(regime)
+        qtbot.wait(1)
+        heights.add(editor.parameter_label.height())
+        assert not editor.parameter_label.wordWrap()
+        assert PAPER_NAMES[regime] in editor.parameter_label.toolTip()
+    editor.resize(300, 700)
+    qtbot.wait(1)
+    heights.add(editor.parameter_label.height())
+    assert len(heights) == 1, "the form below would jump"
 
 
 def test_activation_is_chosen_from_the_combo_delegate(editor, qtbot) -> None:
@@ -209,7 +261,7 @@ def test_parameter_label_matches_the_library_count(editor, regime) -> None:
     editor.set_regime(regime)
     counts = parameter_counts(PERCEPTRON, regime)
     text = editor.parameter_label.text()
-    assert f"trainable {counts.trainable:,} of total {counts.total:,}" in text
+    assert f"{counts.trainable:,} of {counts.total:,} trainable" in text
     expected_share = {"lambda": "10.1%", "lambda-phi": "110.0%", "direct-subset": "10.1%", "direct-full": "100.0%"}
     assert f"({expected_share[regime]} of direct-full)" in text
 
@@ -217,10 +269,10 @@ def test_parameter_label_matches_the_library_count(editor, regime) -> None:
 def test_perceptron_under_lambda_trains_794_parameters(editor) -> None:
     editor.load_preset("perceptron")
     editor.set_regime("lambda")
-    assert "trainable 794 of total 8,634 (10.1% of direct-full)" in editor.parameter_label.text()
+    assert "794 of 8,634 trainable (10.1% of direct-full)" in editor.parameter_label.text()
     # Turning input eigenvalues off leaves the 10 output eigenvalues.
     editor.model.set_train_input_eigenvalues(False)
-    assert "trainable 10 of total 8,634" in editor.parameter_label.text()
+    assert "10 of 8,634 trainable" in editor.parameter_label.text()
 
 
 def test_unknown_regime_and_preset_are_refused_by_name(editor) -> None:
@@ -264,7 +316,7 @@ def test_locked_editor_refuses_edits_until_unlocked(editor, qtbot) -> None:
     assert not editor.load_preset("perceptron")
     assert editor.architecture() == added
     editor.set_regime("direct-full")  # the count may still follow the regime picker
-    assert "100.0% of direct-full" not in editor.parameter_label.text()  # invalid: no count
+    assert "100.0% of direct-full" in editor.parameter_label.text()
 
     editor.set_locked(False)
     assert editor.add_button.isEnabled() and editor.add_button.toolTip() != LOCKED_TOOLTIP

@@ -16,6 +16,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from app.main_window import MainWindow
+from app.view_menu import readable_name
 from spectral_core.architecture import Architecture, LayerSpec
 
 TINY = Architecture(
@@ -90,13 +91,20 @@ def test_keyboard_shortcuts(window: MainWindow) -> None:
     }
     for action, keys in shortcuts.items():
         assert action.shortcut().toString() == keys, action.text()
-    tabs = [action.text() for action in window.tab_actions]
+    # Tabs, View menu entries and Ctrl+N in one order, with the names the tabs show.
+    tabs = [readable_name(action.text()) for action in window.tab_actions]
+    assert tabs == [readable_name(window.tabs.tabText(i)) for i in range(window.tabs.count())]
     assert tabs[:2] == ["Loss & accuracy", "Eigenvalue spectrum"]
     assert [action.shortcut().toString() for action in window.tab_actions] == [
         f"Ctrl+{number}" for number in range(1, len(tabs) + 1)
     ]
-    next(action for action in window.tab_actions if action.text() == "Weight distributions").trigger()
-    assert window.tabs.currentWidget() is window.weights_panel
+    assert [action for action in window.view_menu.actions() if not action.isSeparator()][: len(tabs)] == (
+        window.tab_actions
+    )
+    for number, action in enumerate(window.tab_actions):
+        action.trigger()
+        assert window.tabs.currentIndex() == number
+    assert "&&" in window.tab_actions[0].text(), "a single & would underline the next letter"
 
 
 def test_short_training_from_the_train_button(qtbot, window: MainWindow, tiny_npz: Path) -> None:
@@ -117,7 +125,7 @@ def test_short_training_from_the_train_button(qtbot, window: MainWindow, tiny_np
     assert list(epochs) == [1.0, 2.0]
     assert np.allclose(losses, [row["loss"] for row in entry.history])
     _, val = window.metrics_panel.curves["val_accuracy"].getOriginalDataset()
-    assert np.allclose(val, [row["val_accuracy"] for row in entry.history])
+    assert np.allclose(val, [100 * row["val_accuracy"] for row in entry.history])  # in %
     batch_x, _ = window.metrics_panel.curves["batch_loss"].getOriginalDataset()
     assert len(batch_x) >= 1 and batch_x.max() <= 2.0
     assert window.run_panel.progress.value() == window.run_panel.progress.maximum()

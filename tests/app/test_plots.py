@@ -6,12 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.plots import step_xy
 from app.plots.metrics import MetricsPanel, exponential_smoothing
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel, compact_label
 from app.run_panel import RunPanel, format_duration
 from spectral_core.config import ConfigError
 from spectral_core.histograms import HistogramHistory, histogram
+
+
+def bar_heights(item) -> np.ndarray:
+    """The bar heights of a histogram drawn as its outline (see app.plots.step_xy)."""
+    _, y = item.getOriginalDataset()
+    return np.asarray(y)[1:-1:2]
 
 
 def reference_smoothing(values: list[float], weight: float) -> list[float]:
@@ -33,29 +40,35 @@ def test_smoothing_matches_the_reference(weight: float) -> None:
 def test_metrics_panel_batches_epochs_overlays_and_log_y(qtbot) -> None:
     panel = MetricsPanel()
     qtbot.addWidget(panel)
-    points = np.column_stack([np.linspace(0.1, 2, 20), np.linspace(2, 0.5, 20), np.linspace(0.1, 0.9, 20)])
+    # Running means within one epoch of 20 batches (as Keras logs them), one point per batch.
+    own_loss, own_accuracy = np.linspace(2, 0.5, 20), np.linspace(0.1, 0.9, 20)
+    running = np.arange(1, 21)
+    points = np.column_stack(
+        [running / 20, np.cumsum(own_loss) / running, np.cumsum(own_accuracy) / running]
+    )
     panel.smoothing.setValue(0)
     panel.set_batch_points(points)
     x, y = panel.curves["batch_loss"].getOriginalDataset()
     np.testing.assert_allclose(x, points[:, 0])
-    np.testing.assert_allclose(y, points[:, 1])
+    np.testing.assert_allclose(y, own_loss, rtol=1e-9)  # each batch's own loss
     panel.smoothing.setValue(50)  # redraws from the same points
     _, smoothed = panel.curves["batch_accuracy"].getOriginalDataset()
-    np.testing.assert_allclose(smoothed, reference_smoothing(list(points[:, 2]), 0.5))
+    np.testing.assert_allclose(smoothed, 100 * np.array(reference_smoothing(list(own_accuracy), 0.5)))
 
     history = [
         {"epoch": 1.0, "loss": 1.5, "accuracy": 0.6, "val_loss": 1.6, "val_accuracy": 0.55},
         {"epoch": 2.0, "loss": 0.9, "accuracy": 0.8, "val_loss": 1.0, "val_accuracy": 0.75},
     ]
     panel.set_history(history)
-    np.testing.assert_allclose(panel.curves["val_accuracy"].getOriginalDataset()[1], [0.55, 0.75])
+    np.testing.assert_allclose(panel.curves["val_accuracy"].getOriginalDataset()[1], [55, 75])
 
     panel.set_overlays([("run 1", history), ("run 2", history[:1])])
     assert panel.overlay_names() == ["run 1", "run 2"]
     panel.set_overlays([("run 2", history[:1])])
     assert panel.overlay_names() == ["run 2"]
-    legend_names = [label.text for _, label in panel.loss_plot.getPlotItem().legend.items]
-    assert "run 1" not in legend_names and "run 2" in legend_names
+    legend_names = panel.legend_names("loss")
+    assert "run 2 · validation loss" in legend_names
+    assert not any(name.startswith("run 1") for name in legend_names)
 
     panel.log_y.setChecked(True)
     assert panel.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()
@@ -87,8 +100,7 @@ def test_spectrum_panel_looks_back_over_epochs(qtbot) -> None:
     np.testing.assert_array_equal(x, np.arange(1, 31))
     counts, edges = histogram(values, bins=10)
     hx, hy = panel.histogram_curve.getOriginalDataset()
-    np.testing.assert_allclose(hx, edges)
-    np.testing.assert_array_equal(hy, counts)
+    np.testing.assert_allclose((hx, hy), step_xy(edges, counts))
     assert not panel.notice.isVisible()
 
     panel.set_history(epochs + [("after epoch 3", epochs[0][1])])
@@ -118,23 +130,25 @@ def test_weights_panel_history_image_compact_layers_and_comparison(qtbot) -> Non
     assert rect.width() == pytest.approx(history.edges[-1] - history.edges[0])
 
     counts, edges = live["layer_1"]
-    _, density = panel.current_curve.getOriginalDataset()
+    density = bar_heights(panel.current_curve)
     np.testing.assert_allclose(density, counts / (counts.sum() * np.diff(edges)))
     assert np.sum(density * np.diff(edges)) == pytest.approx(1.0)
     panel.density.setChecked(False)
-    np.testing.assert_array_equal(panel.current_curve.getOriginalDataset()[1], counts)
+    np.testing.assert_array_equal(bar_heights(panel.current_curve), counts)
 
     panel.layer.setCurrentText(compact_label("compact_1"))
     last_row = compact.matrix()[-1]
-    np.testing.assert_array_equal(panel.current_curve.getOriginalDataset()[1], last_row)
+    np.testing.assert_array_equal(bar_heights(panel.current_curve), last_row)
 
     other = histogram(rng.normal(size=100), 15)
     panel.set_comparisons({"run 2 (direct-full): layer_1": other})
     panel.compare.setCurrentText("run 2 (direct-full): layer_1")
     assert panel.compare_curve.isVisible()
-    np.testing.assert_array_equal(panel.compare_curve.getOriginalDataset()[1], other[0])
+    assert "run 2 (direct-full): layer_1 weights" in panel.legend_names()
+    np.testing.assert_array_equal(bar_heights(panel.compare_curve), other[0])
     panel.compare.setCurrentText("nothing")
     assert not panel.compare_curve.isVisible()
+    assert not any(name.startswith("run 2") for name in panel.legend_names())
 
 
 def test_run_panel_builds_a_validated_config(qtbot) -> None:

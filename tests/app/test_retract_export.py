@@ -15,10 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
+from tolerances import FLOAT32
 
 import app.file_actions as file_actions_module
 from app.lab_state import LabRun
 from app.main_window import MainWindow
+from app.plots import step_xy
 from spectral_core.architecture import Architecture, LayerSpec
 from spectral_core.config import TrainingConfig
 from spectral_core.data import load_npz
@@ -139,10 +141,16 @@ def test_retract_then_export_compact_loads_in_plain_keras(
     answer_dialogs(monkeypatch, target)
     window.export_compact_action.trigger()
     assert target.is_file(), window.message_bar.text()
+    # The message and the file both say what the model expects.
+    from spectral_core.export import read_model_metadata
+
+    assert "784 values per sample" in window.message_bar.text()
+    assert "scaled to [0, 1]" in window.message_bar.text()
+    assert read_model_metadata(target)["input"]["shape"] == [None, 784]
     x = load_npz(tiny_npz).x_test[:40]
     expected = predict(compact, x)
     loaded, layers = predict_in_plain_keras(target, x, tmp_path)
-    np.testing.assert_allclose(loaded, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(loaded, expected, **FLOAT32)
     np.testing.assert_allclose(loaded, predict(full, x), rtol=0, atol=1e-4)
     assert layers.strip() == "['InputLayer', 'Dense', 'Dense']"
 
@@ -158,7 +166,7 @@ def test_export_full_model_metrics_and_plots(
     window.export_full_action.trigger()
     reloaded = load_model(full_path)
     x = entry.dataset.x_test[:20]
-    np.testing.assert_allclose(predict(reloaded, x), predict(entry.model, x), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(predict(reloaded, x), predict(entry.model, x), **FLOAT32)
 
     csv_path = tmp_path / "metrics.csv"
     answer_dialogs(monkeypatch, csv_path)
@@ -209,7 +217,7 @@ def test_export_to_an_unwritable_place_shows_an_error(
     good = tmp_path / "compact.keras"
     answer_dialogs(monkeypatch, good)
     window.export_compact_action.trigger()
-    assert good.is_file() and not window.message_bar.isVisible()
+    assert good.is_file() and window.message_bar.level == "info"  # no error; says the input
 
 
 def test_session_save_and_reopen_with_recent_files_and_geometry(
@@ -239,8 +247,8 @@ def test_session_save_and_reopen_with_recent_files_and_geometry(
     assert again.current_model() is restored.compact
     assert not again.run_panel.retract_button.isEnabled()
     x = entry.dataset.x_test[:20]
-    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), atol=1e-6)
-    np.testing.assert_allclose(predict(restored.compact, x), predict(entry.compact, x), atol=1e-6)
+    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), **FLOAT32)
+    np.testing.assert_allclose(predict(restored.compact, x), predict(entry.compact, x), **FLOAT32)
 
 
 def test_opening_a_damaged_session_shows_an_error(qtbot, window: MainWindow, tmp_path: Path) -> None:
@@ -276,8 +284,7 @@ def test_runs_list_selection_overlays_curves_and_distributions(
     assert window.weights_panel.compare_curve.isVisible()
     counts, edges = first.histograms()["compact_1 (retracted model)"]
     x, y = window.weights_panel.compare_curve.getOriginalDataset()
-    np.testing.assert_allclose(x, edges)
-    np.testing.assert_allclose(y, counts / (counts.sum() * np.diff(edges)))
+    np.testing.assert_allclose((x, y), step_xy(edges, counts / (counts.sum() * np.diff(edges))))
     assert second.regime == "direct-full" and window.current_entry() is second
     # Its telescopic Dense layers fold as well, so Retract stays available for it.
     assert window.run_panel.retract_button.isEnabled()
@@ -314,4 +321,4 @@ def test_session_opened_while_tensorflow_loads_keeps_its_weights(
     qtbot.waitUntil(lambda: early.tensorflow_ready, timeout=120_000)
     assert restored.model is not None and early.export_compact_action.isEnabled()
     x = entry.dataset.x_test[:10]
-    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), atol=1e-6)
+    np.testing.assert_allclose(predict(restored.model, x), predict(entry.model, x), **FLOAT32)

@@ -1,4 +1,4 @@
-"""``spectral-lab bench`` runs end to end at tiny sizes (no timing is asserted anywhere).
+"""``python -m benchmarks`` runs end to end at tiny sizes (no timing is asserted anywhere).
 
 The quick run goes through every figure's code, subprocesses and GUI driver included, so the
 benchmark cannot rot; the square-operator reference and the FLOP counts are checked exactly.
@@ -6,12 +6,14 @@ benchmark cannot rot; the square-operator reference and the FLOP counts are chec
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
-from spectral_core import bench
-from spectral_core.cli import main
+from benchmarks import bench, user_path
+from benchmarks.bench import main
 
 
 def expected_rows(plan: bench.Plan) -> list[str]:
@@ -29,6 +31,10 @@ def expected_rows(plan: bench.Plan) -> list[str]:
     rows += [f"{name} engine ÷ Dense fit, {first}" for name in bench.STEP_TARGETS]
     rows.append(f"lambda engine, observers on ÷ off, {first}")
     rows.append(f"Peak memory of a training run, {last} lambda-phi")
+    for widths, regimes in user_path.QUICK_TARGETS.items():
+        shape = "→".join(map(str, widths))
+        rows += [f"{regime} epoch ÷ direct-full epoch, {shape}" for regime in regimes]
+    rows.append("reproduce table1, 1 seed, 3 epochs, sizes 50/800/2000, wide + non-linear")
     rows += [
         f"oneDNN {state}, XLA {xla}: Dense / lambda / lambda-phi"
         for state in ("on", "off")
@@ -54,7 +60,7 @@ def table_rows(text: str) -> dict[str, list[str]]:
 def test_quick_bench_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "BENCHMARKS.md"
 
-    assert main(["bench", "--quick", "--out", str(out)]) == 0
+    assert main(["--quick", "--out", str(out)]) == 0
 
     text = out.read_text()
     rows = table_rows(text)
@@ -62,14 +68,14 @@ def test_quick_bench_writes_every_figure(tmp_path, capsys):
     assert list(rows) == expected
     for name, (section, _name, value, target, verdict, notes) in rows.items():
         if value == "not measured":
-            # Only the second oneDNN setting is skipped, and the table says why.
-            assert section == "Settings" and "--quick" in notes, (name, rows[name])
+            # Only the second oneDNN setting and the MNIST reproduce are skipped, saying why.
+            assert section in ("Settings", "User's path") and "--quick" in notes, (name, rows[name])
             continue
         assert value, name
         if target != "—":
             assert verdict == "met" or verdict.startswith("**missed**"), name
     skipped = [name for name, cells in rows.items() if cells[2] == "not measured"]
-    assert len(skipped) == 2  # the other oneDNN setting, XLA off and on
+    assert len(skipped) == 3  # the other oneDNN setting (XLA off and on), reproduce on MNIST
     for key in ("CPU", "cores", "TensorFlow", "oneDNN", "XLA (jit_compile)"):
         assert f"- {key}: " in text
     printed = capsys.readouterr().out
@@ -138,7 +144,7 @@ def test_bench_worker_rejects_unknown_workers(capsys):
 )
 def test_bad_bench_options_are_named(argv, field, capsys, tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    assert main(["bench", *argv, "--out", str(out)]) == 2
+    assert main([*argv, "--out", str(out)]) == 2
     assert field in capsys.readouterr().err
     assert not out.exists()
 
@@ -164,8 +170,27 @@ def test_peak_memory_of_a_child_is_its_own_not_its_parents():
     import sys
 
     parent_ballast = np.ones(400 * 1024**2 // 8)  # 400 MB resident in this (the parent) process
-    code = "from spectral_core.bench import peak_resident_bytes; print(peak_resident_bytes())"
+    code = "from benchmarks.bench import peak_resident_bytes; print(peak_resident_bytes())"
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     peak = int(child.stdout.split()[-1])
     assert 10 * 1024**2 < peak < 200 * 1024**2, peak
     assert parent_ballast.sum() > 0
+
+
+def test_help_names_no_path_of_any_machine(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "--dataset" in text and "~/.keras" in text
+    assert "/work/" not in text and str(Path.home()) not in text
+
+
+def test_no_source_file_holds_an_absolute_path_of_this_machine(repo_root):
+    sources = [
+        path
+        for folder in ("spectral_core", "app", "benchmarks", "resources")
+        for path in (repo_root / folder).rglob("*.py")
+    ]
+    offenders = [str(path) for path in sources if "/work/shared" in path.read_text()]
+    assert sources and not offenders

@@ -42,3 +42,25 @@ def test_training_device_rejects_unknown_names() -> None:
     with pytest.raises(DeviceError, match="device: must be one of .*CPU:0.*got '/device:TPU:7'"):
         with training_device("/device:TPU:7"):
             pass
+
+
+def test_memory_growth_is_turned_on_for_every_gpu(monkeypatch) -> None:
+    from spectral_core import devices
+
+    gpus = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"),
+            tf.config.PhysicalDevice("/physical_device:GPU:1", "GPU")]
+    grown = []
+
+    def set_memory_growth(device, enable):
+        if device.name.endswith("1"):
+            raise RuntimeError("Physical devices cannot be modified after being initialized")
+        grown.append((device.name, enable))
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus)
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", set_memory_growth)
+    monkeypatch.delenv("SPECTRAL_LAB_GPU_MEMORY_GROWTH", raising=False)
+    # A GPU already in use keeps its setting; the others grow.
+    assert devices.enable_gpu_memory_growth() == ["/physical_device:GPU:0"]
+    assert grown == [("/physical_device:GPU:0", True)]
+    monkeypatch.setenv("SPECTRAL_LAB_GPU_MEMORY_GROWTH", "0")
+    assert devices.enable_gpu_memory_growth() == []

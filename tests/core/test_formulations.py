@@ -280,8 +280,14 @@ def test_masked_dense_matches_the_float64_reference(count, compiled):
 
     assert relative_error(y, y_expected) < 2e-6
     assert set(grads) == {"inputs", "trainable_values", "bias"}
+    # A trained value's gradient is a batch sum of x·dz terms that can cancel: float32 rounds
+    # relative to the terms' size, not to the (possibly tiny) sum.
+    terms = np.linalg.norm((np.abs(x).T @ np.abs(dz))[mask])
     for name, gradient in grads.items():
-        if name == "trainable_values" and count == 0:
+        if name == "trainable_values":
+            if count:
+                error = np.linalg.norm(np.asarray(gradient, np.float64) - expected[name])
+                assert error < 1e-5 * terms, name
             continue
         assert relative_error(gradient, expected[name]) < 1e-5, name
 

@@ -67,17 +67,22 @@ def test_divergence_mid_run_keeps_the_last_finite_epoch(digits: Dataset, regime:
 def test_divergence_in_the_first_batch_keeps_the_initial_weights() -> None:
     # Values near float32's limit overflow the first layer's output to inf at once.
     rng = np.random.default_rng(0)
-    x = (rng.random((60, 784)) * 3e37).astype(np.float32)
+    x = (rng.random((60, 784)) * 3e38).astype(np.float32)
     y = rng.integers(0, 10, 60)
     hostile = Dataset("overflowing", x, y, x[:10], y[:10])
     model = build_model(ARCH, "direct-full", seed=0)
     initial = [np.array(w) for w in model.get_weights()]
-    result = train(model, hostile, TrainingConfig(epochs=3, batch_size=20, validation_fraction=0.0))
-    assert result.diverged and result.epochs_completed == 0 and result.history == []
-    assert "non-finite at epoch 1, batch 1" in result.message
-    assert "the initial weights were kept" in result.message
-    for kept, expected in zip(model.get_weights(), initial, strict=True):
-        np.testing.assert_array_equal(kept, expected)
+    for steps, where in ((1, "epoch 1, batch 1;"), (3, "epoch 1, in batches 1–3;")):
+        config = TrainingConfig(
+            epochs=3, batch_size=20, validation_fraction=0.0, steps_per_execution=steps
+        )
+        result = train(model, hostile, config)
+        assert result.diverged and result.epochs_completed == 0 and result.history == []
+        # Several batches per compiled call: the message names the call's batches.
+        assert f"non-finite at {where}" in result.message
+        assert "the initial weights were kept" in result.message
+        for kept, expected in zip(model.get_weights(), initial, strict=True):
+            np.testing.assert_array_equal(kept, expected)
 
 
 def test_diverged_run_folder_records_what_happened(tmp_path: Path, digits: Dataset) -> None:

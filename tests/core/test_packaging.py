@@ -14,7 +14,7 @@ import pytest
 
 from resources import preset_paths
 
-SOURCES = ("pyproject.toml", "README.md", "spectral_core", "app", "resources")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "spectral_core", "app", "resources", "benchmarks")
 
 
 def pip(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -58,6 +58,12 @@ def test_wheel_ships_the_presets_and_they_are_found_when_installed(repo_root: Pa
     presets = {f"resources/presets/{path.name}" for path in preset_paths()}
     assert presets and presets <= names
     assert "spectral_core/cli.py" in names
+    # PEP 639: the license text travels in the wheel's metadata.
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), sorted(names)[-8:]
+    metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))
+    assert "License-Expression: MIT" in zipfile.ZipFile(wheel).read(metadata).decode()
+    # Benchmarks are developer tooling beside the library, not part of it.
+    assert not [name for name in names if name.startswith("benchmarks/") or "bench" in name]
 
     installed = pip(
         "install", "--no-deps", "--no-index", "--target", "site", str(wheel), cwd=tmp_path

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from tolerances import FLOAT32
 
 from resources import PRESETS
 from spectral_core import export
@@ -186,7 +187,7 @@ def test_export_round_trip_in_a_fresh_process(digits, tmp_path: Path):
     # Keras cannot rebuild our layers until the project registers them (safe_mode stays on).
     assert report["full_without_project"] != "loaded"
     for name, outputs in expected.items():
-        np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), outputs, atol=1e-7)
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}.npy"), outputs, **FLOAT32)
 
 
 @pytest.mark.parametrize("regime", REGIMES)
@@ -329,4 +330,4 @@ def test_importing_the_package_is_enough_to_load_full_models(digits, tmp_path: P
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy_after_package_import": []}
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), predict(model, x), atol=1e-7)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), predict(model, x), **FLOAT32)

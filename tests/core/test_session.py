@@ -182,6 +182,30 @@ def test_migrate_v0_renames_fields_without_touching_the_input() -> None:
     assert migrated["runs"][0]["weights"] is None
 
 
+@pytest.mark.parametrize(
+    ("saved", "loaded"),
+    [("paper", "paper-text"), (None, "paper-text"), ("glorot", "glorot")],
+)
+def test_version_1_paper_initialization_meant_the_articles_text(
+    tmp_path: Path, saved: str | None, loaded: str
+) -> None:
+    """Up to format 1 `paper` named the text's values; now it is the authors' code."""
+    path = tmp_path / "v1.spectral"
+    save_session(path, make_session(weights=[]))
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("session.json"))
+    document["format_version"] = 1
+    for config in (document["config"], *(run["config"] for run in document["runs"])):
+        config.pop("initialization")
+        if saved is not None:
+            config["initialization"] = saved
+    write_document(path, document)
+    session = load_session(path)
+    assert session.config.initialization == loaded
+    assert [run.config.initialization for run in session.runs] == [loaded] * len(session.runs)
+    assert session.runs  # the check above covered at least one run
+
+
 def write_document(path: Path, document: dict) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("session.json", json.dumps(document))
@@ -194,7 +218,9 @@ def test_newer_format_is_refused_with_an_update_hint(tmp_path: Path) -> None:
         document = json.loads(archive.read("session.json"))
     document["format_version"] = FORMAT_VERSION + 1
     write_document(path, document)
-    with pytest.raises(SessionError, match=rf"newer Spectral Lab.*format {FORMAT_VERSION + 1}.*Update"):
+    with pytest.raises(
+        SessionError, match=rf"newer Spectral Lab.*format {FORMAT_VERSION + 1}.*Update"
+    ):
         load_session(path)
     path.write_text(json.dumps({"format_version": 7}), encoding="utf-8")
     with pytest.raises(SessionError, match="newer Spectral Lab"):
@@ -414,13 +440,13 @@ def test_the_run_record_round_trips_with_everything_the_plots_draw(tmp_path: Pat
     assert loaded.final_histograms().keys() == {"layer_1", "compact_1 (retracted model)"}
 
 
-def test_version_1_session_loads_with_an_empty_analysis(tmp_path: Path) -> None:
-    path = tmp_path / "v1.spectral"
+def test_version_2_session_loads_with_an_empty_analysis(tmp_path: Path) -> None:
+    path = tmp_path / "v2.spectral"
     save_session(path, make_session())
     with zipfile.ZipFile(path) as archive:
         document = json.loads(archive.read("session.json"))
         weights = {name: archive.read(name) for name in archive.namelist() if name.startswith("weights/")}
-    document["format_version"] = 1
+    document["format_version"] = 2
     for run in document["runs"]:
         for key in ("analysis", "report", "continued_from", "seconds", "stopped", "diverged"):
             del run[key]

@@ -27,7 +27,9 @@ def weights_by_name(model: keras.Model) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("regime", ["lambda", "direct-full"])
 def test_short_training_lowers_the_loss(regime, small_digits):
-    model = build_model(SMALL, regime, seed=0, learning_rate=0.05)
+    # The paper's initialization starts every output near 0 (λ_in − λ_out centred on 0): a
+    # 3-epoch run on 600 tiny images needs a larger step to leave chance.
+    model = build_model(SMALL, regime, seed=0, learning_rate=0.1)
     result = train(model, small_digits, TrainingConfig(epochs=3, batch_size=50, seed=0))
     losses = [row["loss"] for row in result.history]
     assert result.epochs_completed == 3 and not result.diverged and not result.stopped

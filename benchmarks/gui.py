@@ -1,9 +1,9 @@
-"""The GUI half of ``spectral-lab bench`` (issue 5), run as ``python -m app.benchmark JSON``.
+"""The GUI half of ``spectral-lab bench`` (issue 5), run as ``python -m benchmarks.gui JSON``.
 
 It drives the real :class:`MainWindow` (no math here: every run is ``spectral_core``'s) and
 prints one JSON line: launch-to-window time of fresh ``spectral-lab gui`` processes, the time of
 the same training run from the GUI (live plots on) and headless, and the largest gap between
-ticks of a 10 ms timer on the GUI thread while a run is going. ``spectral_core.bench`` runs it
+ticks of a 10 ms timer on the GUI thread while a run is going. ``benchmarks.bench`` runs it
 in a subprocess under ``QT_QPA_PLATFORM=offscreen``, so Qt never enters the library.
 """
 
@@ -80,7 +80,7 @@ def measure_launch(launches: int, wait_for_tensorflow: bool) -> dict[str, float]
         with tempfile.TemporaryDirectory() as home:
             started = time.time()
             completed = subprocess.run(
-                [sys.executable, "-m", "app.benchmark", "--launch-child",
+                [sys.executable, "-m", "benchmarks.gui", "--launch-child",
                  "wait" if wait_for_tensorflow else "window"],
                 capture_output=True, text=True, timeout=300, env=isolated_environment(home),
             )
@@ -289,7 +289,7 @@ def main(argv: list[str]) -> int:
         launch_child(wait_for_tensorflow=argv[1] == "wait")
         return 0
     if len(argv) != 1:
-        print("usage: python -m app.benchmark JSON", file=sys.stderr)
+        print("usage: python -m benchmarks.gui JSON", file=sys.stderr)
         return 2
     options = json.loads(argv[0])
     quick = bool(options.get("quick"))
