@@ -14,15 +14,10 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QAbstractButton,
-    QComboBox,
-    QDoubleSpinBox,
     QGroupBox,
     QLabel,
-    QLineEdit,
     QMainWindow,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -45,12 +40,12 @@ from app.retract import Retraction, rebuild_model
 from app.run_panel import RunPanel
 from app.run_views import NO_RUN_TEXT, RunViews
 from app.runs_list import RunsList
+from app.settings_binding import SettingsBinding
 from app.training_controller import TrainingController
 from app.view_guard import ViewGuard
 from app.window_actions import add_view_action, build_actions, update_actions
 from spectral_core.config import ConfigError
 from spectral_core.record import RunRecord
-from spectral_core.regimes import default_learning_rate
 from spectral_core.session import Session
 
 GEOMETRY_KEY, STATE_KEY = "window/geometry", "window/state"  # app.main sets the org/app names
@@ -75,7 +70,6 @@ class MainWindow(QMainWindow):
             None,
             self.run_panel.dataset_source(),
         )
-        self._pushing = False  # True while the state is written into the widgets
         self._build_widgets()
         self.views = ViewGuard(lambda text: self.message_bar.show_message(text, "warning"))
         self.run_views = RunViews(
@@ -102,6 +96,7 @@ class MainWindow(QMainWindow):
         self.pruning_panel = PruningPanel(undo_stack=self.editor.undo_stack)
         self.add_analysis_tab(self.pruning_panel, "Pruning")
         self.modelReady.connect(self.views.wrap("pruning", self.pruning_panel.on_model_ready))
+        self.binding = SettingsBinding(self.state, self.editor, self.run_panel)
         self._connect()
         self.run_panel.remember_in(self.settings)
         install_help(self)
@@ -109,8 +104,7 @@ class MainWindow(QMainWindow):
         for key, restore in ((GEOMETRY_KEY, self.restoreGeometry), (STATE_KEY, self.restoreState)):
             if isinstance(value := self.settings.value(key), QByteArray):
                 restore(value)
-        self._sync_settings()
-        self._on_state("architecture", self.state.architecture)
+        self.binding.sync()
 
     # == layout ============================================================================
     def _build_widgets(self) -> None:
@@ -176,16 +170,6 @@ class MainWindow(QMainWindow):
         ):
             button.clicked.connect(action.trigger)
         panel.regimeChanged.connect(self.editor.set_regime)
-        for kind, signal in (
-            (QSpinBox, "valueChanged"),
-            (QDoubleSpinBox, "valueChanged"),
-            (QComboBox, "currentIndexChanged"),
-            (QLineEdit, "textChanged"),
-            (QAbstractButton, "toggled"),
-        ):
-            for widget in panel.findChildren(kind):  # every setting the panel shows
-                getattr(widget, signal).connect(self._sync_settings)
-        self.editor.architectureChanged.connect(self.state.set_architecture)
         self.tabs.currentChanged.connect(lambda _: self.training.refresh(force=True))
         self.training.epochFinished.connect(self.epochFinished)
         self.training.runFinished.connect(lambda _run: self.runFinished.emit())
@@ -296,21 +280,14 @@ class MainWindow(QMainWindow):
     # == sessions ==========================================================================
     def current_session(self, with_weights: bool = True) -> Session:
         """The lab state as a session value (see :meth:`LabState.to_session`)."""
-        self._sync_settings()
+        self.binding.sync()
         return self.state.to_session(with_weights)
 
     def restore_session(self, session: Session) -> None:
         """Replace the architecture, the settings and the runs by ``session``'s."""
         if self.is_training:
             return self.show_error("a run is going: stop it before opening a session")
-        self._pushing = True
-        try:
-            self.editor.set_architecture(session.architecture)
-            self.run_panel.set_regime(session.regime)
-            self.run_panel.set_config(session.config)
-            self.run_panel.set_dataset_source(session.dataset)
-        finally:
-            self._pushing = False
+        self.binding.push(session)
         self.state.from_session(session)
         self._rebuild_models()
 
@@ -330,26 +307,9 @@ class MainWindow(QMainWindow):
     export_plot_dialog = property(lambda self: self.files.export_plot_dialog)
 
     # == reactions to the state ============================================================
-    def _sync_settings(self, *_args: Any) -> None:
-        """The run panel's settings into the state (an invalid setting keeps the last valid)."""
-        if self._pushing:
-            return
-        try:
-            config = self.run_panel.config()
-        except ConfigError:
-            config = None
-        self.state.set_settings(
-            self.run_panel.current_regime(), config, self.run_panel.dataset_source()
-        )
-
     def _on_state(self, event: str, value: Any) -> None:
         state, views = self.state, self.run_views
-        if event == "architecture":
-            if self.editor.architecture() != value:
-                self.editor.set_architecture(value)
-            if not value.problems():
-                self.run_panel.set_auto_learning_rate(default_learning_rate(value))
-        elif event in ("current", "runs") and not state.is_training:
+        if event in ("current", "runs") and not state.is_training:
             views.show_run(state.current)
             self._emit_model(state.current)
         elif event == "run_changed" and value is state.current:

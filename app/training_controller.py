@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QLabel, QTabWidget
+from PySide6.QtWidgets import QApplication, QLabel, QTabWidget, QWidget
 
 from app.lab_state import LabRun, LabState
 from app.run_panel import RunPanel
@@ -72,6 +72,8 @@ class TrainingController(QObject):
         # Paint the cleared plots and locked widgets now, before the job starts building the
         # model: painting while it runs Python would wait for the GIL at every Qt call.
         QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        if isinstance(window := self.parent(), QWidget):
+            window.repaint()
         self.runner.start(
             job,
             on_done=self._on_done,

@@ -152,6 +152,7 @@ class RunRecorder:
             return [dict(row) for row in self._rows]
 
     def eigen_history(self) -> list[tuple[str, EigenvalueMap]]:
+        """(label, eigenvalues of every spectral layer) at the start and after each epoch."""
         with self._lock:
             return list(self._eigen)
 
