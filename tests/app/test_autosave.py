@@ -118,6 +118,15 @@ def test_architecture_edits_are_autosaved_after_a_pause(qtbot, window, saver) ->
     assert load_session(saver.path).architecture.name == "edited"
 
 
+def test_settings_edits_are_autosaved_through_the_lab_state(qtbot, window, saver) -> None:
+    """The autosave follows the lab state, which follows every run-panel setting."""
+    window.run_panel.epochs.setValue(7)
+    assert window.state.config.epochs == 7
+    with qtbot.waitSignal(saver.saved, timeout=10_000):
+        pass
+    assert load_session(saver.path).config.epochs == 7
+
+
 def test_full_disk_is_reported_once_and_the_previous_autosave_stays(
     qtbot, window, saver, monkeypatch
 ) -> None:

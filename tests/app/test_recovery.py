@@ -137,6 +137,10 @@ def test_killed_mid_training_then_restored_by_a_new_instance(tmp_path: Path) -> 
     assert epochs_done >= 2 and live.weights is not None
     assert live.ended.startswith(f"interrupted after epoch {epochs_done} of 400")
     assert [row["epoch"] for row in live.history] == [float(i + 1) for i in range(epochs_done)]
+    # The checkpoint carries what the plots drew: the spectrum at every finished epoch (and the
+    # initial one), the histograms over epochs, the per-batch curve.
+    assert len(live.eigen_history) >= epochs_done + 1 and live.histogram_history
+    assert len(live.batch_points) >= 1
 
     report = tmp_path / "restored.spectral"
     second = subprocess.run(
@@ -154,6 +158,8 @@ def test_killed_mid_training_then_restored_by_a_new_instance(tmp_path: Path) -> 
     assert run.name == live.name and run.architecture == ARCH and run.regime == live.regime
     assert run.history == live.history
     assert run.ended == live.ended
+    np.testing.assert_array_equal(run.batch_points, live.batch_points)
+    assert [label for label, _ in run.eigen_history] == [label for label, _ in live.eigen_history]
     # The rebuilt model carries exactly the weights of the last finished epoch.
     assert run.weights is not None
     for got, expected in zip(run.weights, live.weights, strict=True):
