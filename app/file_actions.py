@@ -82,7 +82,7 @@ class FileActions:
         file = Path(path)
         try:
             if file.suffix == ".json":
-                self.state.set_architecture(Architecture.load(file))
+                self.window.editor.set_architecture(Architecture.load(file))  # an undoable edit
             else:
                 self.window.restore_session(load_session(file))
                 self._opened(file)

@@ -36,7 +36,7 @@ from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
 from app.pruning_panel import PruningPanel
-from app.retract import Retraction, rebuild_model
+from app.retract import Retraction, rebuild_models
 from app.run_panel import RunPanel
 from app.run_views import NO_RUN_TEXT, RunViews
 from app.runs_list import RunsList
@@ -44,8 +44,6 @@ from app.settings_binding import SettingsBinding
 from app.training_controller import TrainingController
 from app.view_guard import ViewGuard
 from app.window_actions import add_view_action, build_actions, update_actions
-from spectral_core.config import ConfigError
-from spectral_core.record import RunRecord
 from spectral_core.session import Session
 
 GEOMETRY_KEY, STATE_KEY = "window/geometry", "window/state"  # app.main sets the org/app names
@@ -239,30 +237,17 @@ class MainWindow(QMainWindow):
 
     # == commands ==========================================================================
     def start_training(self) -> None:
+        """Train the editor's stack with the run panel's settings (one run at a time)."""
         if self.is_training:
             self.statusBar().showMessage("A run is already going: one run at a time.", 5000)
             return
         if not self.tensorflow_ready:
             return self.show_error(
-                "TensorFlow is still loading; Train becomes available when it is ready."
+                "TensorFlow is still loading; Train becomes available when ready."
             )
-        problems = self.editor.architecture().problems()
-        if problems:
-            return self.show_error("the architecture is invalid: " + "; ".join(map(str, problems)))
-        try:
-            config = self.run_panel.config()
-        except ConfigError as error:
-            return self.show_error(str(error))
         self.message_bar.dismiss()
-        state = self.state
-        plan = RunRecord(
-            state.next_run_name(),
-            self.editor.architecture(),
-            self.run_panel.current_regime(),
-            config,
-            self.run_panel.dataset_source(),
-        )
-        self.training.start(plan, self.selected_device())
+        if (error := self.training.start_from(self.editor, self.selected_device())) is not None:
+            self.show_error(error)
 
     def toggle_pause(self) -> None:
         self.training.toggle_pause()
@@ -293,10 +278,8 @@ class MainWindow(QMainWindow):
 
     def _rebuild_models(self) -> None:
         if self.tensorflow_ready:
-            for run in self.state.runs:
-                if run.model is None and run.record.weights is not None:
-                    error = rebuild_model(run)
-                    self.show_error(error) if error else self.state.run_changed(run)
+            for error in rebuild_models(self.state):
+                self.show_error(error)
 
     # File actions, also called by app.main, the benchmark and the tests.
     open_file = property(lambda self: self.files.open_file)

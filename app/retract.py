@@ -34,6 +34,19 @@ def rebuild_model(run: LabRun) -> str | None:
     return None
 
 
+def rebuild_models(state: LabState) -> list[str]:
+    """Rebuild every run of ``state`` that has weights but no model yet; returns the errors."""
+    errors = []
+    for run in state.runs:
+        if run.model is None and run.record.weights is not None:
+            error = rebuild_model(run)
+            if error:
+                errors.append(error)
+            else:
+                state.run_changed(run)
+    return errors
+
+
 def ensure_compact(run: LabRun) -> None:
     """Give ``run`` its compact model (runs restored from a session lack it)."""
     if run.compact is not None:

@@ -20,6 +20,7 @@ from app.run_panel import RunPanel
 from app.run_views import RunViews
 from app.tasks import TaskRunner
 from app.worker import TrainingJob
+from spectral_core.config import ConfigError
 from spectral_core.record import RunRecord
 
 # 10 redraws a second (DESIGN: 10–20 Hz): GUI painting competes with training for the two
@@ -82,6 +83,28 @@ class TrainingController(QObject):
             on_finished=self._on_finished,
         )
         self.redraw_timer.start()
+
+    def start_from(self, editor: Any, device: str | None) -> str | None:
+        """Train ``editor``'s stack with the run panel's settings; an error message if they
+        are invalid (nothing starts then)."""
+        architecture = editor.architecture()
+        problems = architecture.problems()
+        if problems:
+            return "the architecture is invalid: " + "; ".join(map(str, problems))
+        try:
+            config = self.run_panel.config()
+        except ConfigError as error:
+            return str(error)
+        panel = self.run_panel
+        plan = RunRecord(
+            self.state.next_run_name(),
+            architecture,
+            panel.current_regime(),
+            config,
+            panel.dataset_source(),
+        )
+        self.start(plan, device)
+        return None
 
     def toggle_pause(self) -> None:
         if self.job is None:
