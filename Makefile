@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(BIN)/spectral-lab gui
 
 test: $(VENV)/.installed-test
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 # MNIST=path/to/mnist.npz picks the data set (default: Keras's cache, ~/.keras/datasets/mnist.npz).
 bench: $(VENV)/.installed-test
