@@ -13,6 +13,9 @@ Events (the callback receives the event name and a value):
 or cleared), ``run_added`` (LabRun), ``run_changed`` (LabRun: retracted, model rebuilt, test
 metrics), ``current`` (LabRun or None), ``selection`` (list of LabRun), ``status`` (str),
 ``epoch`` (None: a training epoch ended, its checkpoint is available).
+
+A run continued from another names it in its record's ``continued_from``; :meth:`lineage`
+follows those names back.
 """
 
 from __future__ import annotations
@@ -192,6 +195,22 @@ class LabState:
         while f"run {number}" in taken:
             number += 1
         return f"run {number}"
+
+    def run_named(self, name: str) -> LabRun | None:
+        """The run of this session called ``name``, or None."""
+        return next((run for run in self.runs if run.name == name), None)
+
+    def lineage(self, record: RunRecord) -> list[LabRun]:
+        """The runs ``record`` continued, oldest first (run 1, run 3 for run 5 ← run 3 ← run 1);
+        it stops at a parent that is not in the session (or at a loop in a hostile file)."""
+        ancestors: list[LabRun] = []
+        name = record.continued_from
+        while name and (parent := self.run_named(name)) is not None and parent not in ancestors:
+            if parent.record is record:
+                break
+            ancestors.append(parent)
+            name = parent.record.continued_from
+        return ancestors[::-1]
 
     def add_run(self, run: LabRun, make_current: bool = True) -> None:
         self.runs.append(run)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import continue_dialog
 from app.device_bar import DeviceBar
 from app.dialogs import MessageBar
 from app.editor import ArchitectureEditor
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
             self.spectrum_panel,
             self.weights_panel,
             self.result_label,
+            self.state.lineage,
         )
         self.training = TrainingController(
             self.state,
@@ -247,6 +249,41 @@ class MainWindow(QMainWindow):
             )
         self.message_bar.dismiss()
         if (error := self.training.start_from(self.editor, self.selected_device())) is not None:
+            self.show_error(error)
+
+    def continue_training(self) -> None:
+        """Run ▸ Continue training…: the current run, more epochs from its weights, in its
+        regime or another the library allows (asked in a dialog); refused with a message when
+        a run is going or the run has no model."""
+        from spectral_core.continuation import continuation_regimes
+
+        run = self.state.current
+        if run is None:
+            return self.show_error("select a run in the runs list to continue it")
+        if self.is_training:
+            return self.show_error(
+                f"cannot continue {run.name}: a run is going (one run at a time); stop it or wait"
+            )
+        if not self.tensorflow_ready:
+            return self.show_error("TensorFlow is still loading; continue when it is ready")
+        if run.model is None:
+            return self.show_error(
+                f"cannot continue {run.name}: it has no trained model "
+                "(its session kept no weights, or they are still being rebuilt)"
+            )
+        answer = continue_dialog.ask_continuation(
+            self,
+            run,
+            continuation_regimes(run.regime),
+            self.run_panel.epochs.value(),
+            self.run_panel.dataset_source(),
+        )
+        if answer is None:
+            return None
+        self.message_bar.dismiss()
+        regime, epochs = answer
+        error = self.training.continue_run(run, regime, epochs, self.selected_device())
+        if error is not None:
             self.show_error(error)
 
     def toggle_pause(self) -> None:

@@ -9,7 +9,7 @@ window's tabs and drawing it here, from the record's fields.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
 from app.retract import describe_report
 from app.view_guard import ViewGuard
+from spectral_core.record import RunRecord
 from spectral_core.regimes import PAPER_NAMES
 
 NO_RUN_TEXT = "No run yet. Build a stack, pick a regime and press Train (Ctrl+R)."
@@ -43,12 +44,19 @@ class RunViews:
         spectrum: SpectrumPanel,
         weights: WeightsPanel,
         summary: QLabel,
+        lineage: Callable[[RunRecord], list[LabRun]] | None = None,
     ) -> None:
         self.guard = guard
         self.metrics = metrics
         self.spectrum = spectrum
         self.weights = weights
         self.summary = summary
+        # The runs a record continued, oldest first (LabState.lineage): drawn before its epochs.
+        self.lineage = lineage if lineage is not None else (lambda _record: [])
+
+    def lineage_histories(self, record: RunRecord) -> list[tuple[str, list[dict[str, float]]]]:
+        """(name, per-epoch rows) of every run ``record`` continued, oldest first."""
+        return [(run.name, run.history) for run in self.lineage(record)]
 
     # -- a finished (or restored) run ------------------------------------------------------
     def show_run(self, run: LabRun | None) -> None:
@@ -67,6 +75,7 @@ class RunViews:
         draw(METRICS, self.name_run, run.name)
         draw(METRICS, self.metrics.set_epoch_span, None)
         draw(METRICS, self.metrics.set_history, record.history)
+        draw(METRICS, self.metrics.set_lineage, self.lineage_histories(record))
         draw(METRICS, self.metrics.set_batch_points, record.batch_points)
         if record.histograms or record.histogram_history:
             draw(WEIGHTS, self.weights.set_live, record.histograms)
@@ -124,6 +133,13 @@ class RunViews:
                 else "No telescopic layers: nothing to retract."
             )
             model_note = "" if run.model is not None else "<br>(restored without weights)"
+            if run.record.continued_from:
+                model_note += (
+                    f"<br>Continued from {run.record.continued_from}: "
+                    f"epochs {run.history[0]['epoch']:.0f}–{run.record.last_epoch}"
+                    if run.history
+                    else f"<br>Continued from {run.record.continued_from}"
+                )
             self.summary.setText(
                 f"<b>{run.name}</b> · {PAPER_NAMES[run.regime]} · "
                 f"{' → '.join(map(str, run.architecture.widths))}<br>{counts}<br>{hint}{model_note}"
@@ -134,16 +150,20 @@ class RunViews:
         """Tell the panels which run they show (legends; an overlay of it is skipped)."""
         set_run_name(name, self.metrics, self.spectrum, self.weights)
 
-    def start_live(self, epochs: int, name: str) -> None:
-        """Clear every view for a new run ``name`` of ``epochs`` epochs."""
+    def start_live(self, epochs: int, name: str, plan: RunRecord | None = None) -> None:
+        """Clear every view for a new run ``name`` of ``epochs`` epochs; a ``plan`` that
+        continues earlier runs draws their epochs first and spans the x axis over all."""
         self.guard.reset()
-        for name, panel in (
+        for view, panel in (
             (METRICS, self.metrics),
             (SPECTRUM, self.spectrum),
             (WEIGHTS, self.weights),
         ):
-            self.guard.call(name, panel.clear)
-        self.guard.call(METRICS, self.metrics.set_epoch_span, epochs)
+            self.guard.call(view, panel.clear)
+        earlier = self.lineage_histories(plan) if plan is not None else []
+        first = max((int(rows[-1]["epoch"]) for _, rows in earlier if rows), default=0)
+        self.guard.call(METRICS, self.metrics.set_lineage, earlier)
+        self.guard.call(METRICS, self.metrics.set_epoch_span, first + epochs)
         self.guard.call(METRICS, self.name_run, name)
 
     def draw_epoch(

@@ -1,7 +1,8 @@
 """The runs of this session, a thin view of the lab state's runs: selection drives the overlays.
 
 The list draws :attr:`LabState.runs` and follows its events; clicking a run makes it the state's
-current run, selecting several sets the state's selection.
+current run, selecting several sets the state's selection. A continued run shows its lineage
+("run 3 ← run 1") and the range of its epochs, numbered on from its parent's.
 """
 
 from __future__ import annotations
@@ -80,11 +81,15 @@ class RunsList(QWidget):
     def _fill(self, item: QTreeWidgetItem, run: LabRun) -> None:
         counts = parameter_counts(run.architecture, run.regime)
         ended = run.ended + (" · retracted" if run.retracted else "")
+        parent = run.record.continued_from
+        epochs = str(len(run.history))
+        if parent and run.history:  # numbered on from the parent's: show which they are
+            epochs = f"{len(run.history)} ({run.history[0]['epoch']:.0f}–{run.record.last_epoch})"
         values = (
-            run.name,
+            f"{run.name} ← {parent}" if parent else run.name,
             PAPER_NAMES[run.regime],
             Path(run.dataset_source).name or run.dataset_source,
-            str(len(run.history)),
+            epochs,
             _number(run.test_accuracy),
             _number(run.test_loss),
             f"{counts.trainable:,}",
@@ -92,7 +97,9 @@ class RunsList(QWidget):
         )
         for column, text in enumerate(values):
             item.setText(column, text)
-        item.setToolTip(0, f"{run.architecture.name}: {' → '.join(map(str, run.architecture.widths))}")
+        stack = f"{run.architecture.name}: {' → '.join(map(str, run.architecture.widths))}"
+        lineage = f"\ncontinued from {parent}, from its weights" if parent else ""
+        item.setToolTip(0, stack + lineage)
         item.setToolTip(2, run.dataset_source)
         item.setToolTip(7, ended)
         item.setTextAlignment(4, Qt.AlignmentFlag.AlignRight)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
@@ -19,7 +20,7 @@ from app.lab_state import LabRun, LabState
 from app.run_panel import RunPanel
 from app.run_views import RunViews
 from app.tasks import TaskRunner
-from app.worker import TrainingJob
+from app.worker import Continuation, TrainingJob
 from spectral_core.config import ConfigError
 from spectral_core.record import RunRecord
 
@@ -55,19 +56,21 @@ class TrainingController(QObject):
         self.runner = TaskRunner("training", lambda text: show_message(text, "error"), parent=self)
         self.job: TrainingJob | None = None
         self._last_version = -1
-        self._history: list[dict[str, float]] = []
         self.redraw_timer = QTimer(self)
         self.redraw_timer.setInterval(REDRAW_INTERVAL_MS)
         self.redraw_timer.timeout.connect(self.refresh)
 
     # -- commands ---------------------------------------------------------------------------
-    def start(self, plan: RunRecord, device: str | None) -> None:
-        """Train ``plan`` (a record holding the run's name, settings and data set)."""
-        job = TrainingJob(plan, device)
-        self.job, self._last_version, self._history = job, -1, []
+    def start(
+        self, plan: RunRecord, device: str | None, continuation: Continuation | None = None
+    ) -> None:
+        """Train ``plan`` (a record holding the run's name, settings and data set), from the
+        weights of an earlier run when ``continuation`` says so."""
+        job = TrainingJob(plan, device, continuation)
+        self.job, self._last_version = job, -1
         self.state.checkpoint = job.checkpoint_record
         self.state.set_status("training")
-        self.views.start_live(plan.config.epochs, plan.name)
+        self.views.start_live(plan.config.epochs, plan.name, plan)
         self._show_state(f"loading {plan.dataset}…", 0)
         self.status_label.setText(f"{plan.name}: loading the data set…")
         # Paint the cleared plots and locked widgets now, before the job starts building the
@@ -104,6 +107,39 @@ class TrainingController(QObject):
             panel.dataset_source(),
         )
         self.start(plan, device)
+        return None
+
+    def continue_run(
+        self, run: LabRun, regime: str, epochs: int, device: str | None
+    ) -> str | None:
+        """Train ``run``'s model ``epochs`` more epochs as ``regime`` with the run panel's other
+        settings and data set; a message saying why when it cannot (nothing starts then)."""
+        from spectral_core.continuation import continuation_regimes
+
+        if self.state.is_training:
+            return f"cannot continue {run.name}: a run is going (one run at a time); stop it or wait"
+        if run.model is None:
+            return (
+                f"cannot continue {run.name}: it has no trained model "
+                "(its session kept no weights, or they are still being rebuilt)"
+            )
+        allowed = continuation_regimes(run.regime)
+        if regime not in allowed:
+            return f"regime: {run.name} ({run.regime}) can continue as {', '.join(allowed)}, got {regime!r}"
+        try:
+            config = replace(self.run_panel.config(), epochs=epochs).validate()
+        except ConfigError as error:
+            return str(error)
+        plan = RunRecord(
+            self.state.next_run_name(),
+            run.architecture,
+            regime,
+            config,
+            self.run_panel.dataset_source(),
+            continued_from=run.name,
+        )
+        origin = Continuation(run.name, run.model, run.regime, run.record.last_epoch)
+        self.start(plan, device, origin)
         return None
 
     def toggle_pause(self) -> None:
@@ -169,9 +205,8 @@ class TrainingController(QObject):
             self.trainingEnded.emit(value)
             self._show_state(f"{value} · retracting and evaluating…")
         elif kind == "epoch" and self.job is not None:
-            if value.metrics:
-                self._history.append(dict(value.metrics))
-            self.views.draw_epoch(value, self._history, self.job.recorder.eigen_history())
+            recorder = self.job.recorder  # its rows are numbered on for a continued run
+            self.views.draw_epoch(value, recorder.history(), recorder.eigen_history())
             self.state.epoch_finished()
             self.epochFinished.emit()
 

@@ -99,6 +99,15 @@ def build_actions(window: Any) -> None:
             run,
         ),
         (
+            "continue_training",
+            "&Continue training…",
+            "Ctrl+Shift+R",
+            window.continue_training,
+            "Train the selected run more epochs from its weights, in its regime or another "
+            "(Ctrl+Shift+R)",
+            run,
+        ),
+        (
             "retract",
             "&Retract",
             "Ctrl+T",
@@ -148,6 +157,7 @@ def update_actions(window: Any) -> None:
         (window.pause_action, training),
         (window.stop_action, training),
         (window.retract_action, can_retract),
+        (window.continue_training_action, window.tensorflow_ready and not training and has_model),
         (window.export_compact_action, has_model),
         (window.export_full_action, has_model),
         (window.export_metrics_action, run is not None),

@@ -9,7 +9,7 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,22 @@ class _DatasetCache:
 DATASETS = _DatasetCache()
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """Where a continued run starts: the earlier run's name, trained model, regime and last
+    epoch (the new run's epochs are numbered on from it)."""
+
+    name: str
+    model: Any
+    regime: str
+    epochs_completed: int
+
+
 class TrainingJob:
     """One training run as a task function (``TaskRunner.start(job)``), returning a LabRun.
+
+    With a :class:`Continuation` the run starts from the earlier run's weights (the library's
+    :func:`spectral_core.continuation.continue_model_with_config`) and numbers its epochs on.
 
     It never touches widgets: its :class:`RunRecorder` keeps the latest snapshot and the live
     buffers (numpy copies made by the library) behind a lock for the GUI's redraw timer, and the
@@ -95,13 +109,16 @@ class TrainingJob:
     partial results ``(kind, value)`` with kind "dataset", "epoch" or "end".
     """
 
-    def __init__(self, plan: RunRecord, device: str | None = None) -> None:
+    def __init__(
+        self, plan: RunRecord, device: str | None = None, continuation: Continuation | None = None
+    ) -> None:
         from spectral_core.training import TrainingControl
 
         self.plan = plan  # the run's record before training: name, settings, data set
         self.device = device
+        self.continuation = continuation
         self.control = TrainingControl()
-        self.recorder = RunRecorder()
+        self.recorder = RunRecorder(continuation.epochs_completed if continuation else 0)
         self._lock = threading.Lock()
         self._state: TaskState | None = None
         # Crash-recovery checkpoint (app.autosave): the finished epochs' rows and the weights
@@ -146,11 +163,25 @@ class TrainingJob:
         if snapshot.kind == "epoch" and snapshot.metrics and self._model is not None:
             weights = [np.array(w) for w in self._model.get_weights()]
             with self._lock:
-                self._checkpoint_rows.append(dict(snapshot.metrics))
+                self._checkpoint_rows.append(self.recorder.numbered(snapshot.metrics))
                 self._checkpoint_weights = weights
         if self._state is not None and snapshot.kind in ("epoch", "end"):
             value = snapshot.message if snapshot.kind == "end" else snapshot
             self._state.partial((snapshot.kind, value))
+
+    def _continued_model(self) -> Any:
+        """The compiled model that starts where the earlier run ended (None: a fresh run)."""
+        continuation, plan = self.continuation, self.plan
+        if continuation is None:
+            return None
+        from spectral_core.continuation import continue_model_with_config
+
+        try:
+            return continue_model_with_config(
+                continuation.model, plan.architecture, continuation.regime, plan.regime, plan.config
+            )
+        except ValueError as error:  # the message names the field (to_regime, model)
+            raise TaskFailed(f"{plan.name} cannot continue {continuation.name}: {error}") from None
 
     def __call__(self, state: TaskState | None = None) -> LabRun:
         """Load the data, train, retract and compare; raises :class:`TaskFailed` with a message
@@ -175,12 +206,19 @@ class TrainingJob:
                 super().set_model(model)
                 job._model = model
 
-        plan = self.plan
+        plan, continuation = self.plan, self.continuation
         try:
             dataset = DATASETS.load(plan.dataset)
             if state is not None:
                 state.partial(("dataset", dataset.name))
             with training_device(self.device), collection_deferred():
+                model, origin = self._continued_model(), None
+                if continuation is not None:
+                    origin = {
+                        "run": continuation.name,
+                        "regime": continuation.regime,
+                        "epochs_completed": continuation.epochs_completed,
+                    }
                 outcome = run_training(
                     plan.architecture,
                     plan.regime,
@@ -189,9 +227,13 @@ class TrainingJob:
                     observers=[self._observe],
                     control=self.control,
                     callbacks=[KeepModel()],
+                    model=model,
+                    continued_from=origin,
                 )
         except (ArchitectureError, ConfigError, DataError, DeviceError, RegimeError, WriteError) as error:
             raise TaskFailed(str(error)) from None
+        except TaskFailed:
+            raise
         except Exception as error:  # every failure is reported, or the GUI waits forever
             raise TaskFailed(f"training failed: {type(error).__name__}: {error}") from None
         record = outcome.to_record(plan.name, plan.dataset, self.recorder)

@@ -129,6 +129,21 @@ def continue_model(
     return continued
 
 
+def continue_model_with_config(
+    model: keras.Model, architecture: Architecture, from_regime: str, to_regime: str, config: Any
+) -> keras.Model:
+    """:func:`continue_model` with the optimizer, learning rate, seed, XLA choice and
+    eigenvalue regularization of ``config`` (a :class:`spectral_core.config.TrainingConfig`)."""
+    config = config.validate()
+    spectral = to_regime in ("lambda", "lambda-phi")
+    return continue_model(
+        model, architecture, from_regime, to_regime, seed=config.seed,
+        optimizer=config.optimizer, learning_rate=config.learning_rate,
+        jit_compile=config.jit_compile is True,
+        eigenvalue_regularization=config.regularizer() if spectral else None,
+    )
+
+
 class ContinuationError(SpectralLabError):
     """A run folder cannot be continued; the message names the file or field."""
 
@@ -181,13 +196,7 @@ def continue_run(
             f"--regime: a {from_regime} run continues as {', '.join(allowed)}, got {to_regime!r}"
         )
     config = config.validate()
-    spectral = to_regime in ("lambda", "lambda-phi")
-    continued = continue_model(
-        model, architecture, from_regime, to_regime, seed=config.seed,
-        optimizer=config.optimizer, learning_rate=config.learning_rate,
-        jit_compile=config.jit_compile is True,
-        eigenvalue_regularization=config.regularizer() if spectral else None,
-    )
+    continued = continue_model_with_config(model, architecture, from_regime, to_regime, config)
     earlier = summary.get("continued_from") or {}
     done = int(earlier.get("epochs_completed", 0)) + int(summary["epochs_completed"])
     origin = {

@@ -84,6 +84,12 @@ class RunRecord:
     seconds: float = math.nan  # wall time of the training loop
 
     @property
+    def last_epoch(self) -> int:
+        """The number of the run's last finished epoch (numbered on from the run it continued;
+        0 before its first)."""
+        return int(self.history[-1].get("epoch", len(self.history))) if self.history else 0
+
+    @property
     def eigenvalues(self) -> EigenvalueMap:
         """The eigenvalues at the end of the run (empty for direct regimes)."""
         return self.eigen_history[-1][1] if self.eigen_history else {}
@@ -102,9 +108,14 @@ class RunRecorder:
 
     Pass it in ``observers`` of :func:`spectral_core.runs.run_training` (or
     :func:`spectral_core.training.train`); :meth:`fill` then copies its analysis into a record.
+    ``epoch_offset`` numbers the epochs on from an earlier run's (a continued run): batch
+    positions, epoch rows and eigenvalue labels then join that run's.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, epoch_offset: int = 0) -> None:
+        if isinstance(epoch_offset, bool) or not isinstance(epoch_offset, int) or epoch_offset < 0:
+            raise ValueError(f"epoch_offset: must be a whole number ≥ 0, got {epoch_offset!r}")
+        self.epoch_offset = epoch_offset
         self._lock = threading.Lock()
         self._latest: Any = None
         self._version = 0
@@ -118,8 +129,9 @@ class RunRecorder:
         with self._lock:
             self._latest = snapshot
             self._version += 1
+            epoch = snapshot.epoch + self.epoch_offset
             if snapshot.kind == "batch":
-                position = snapshot.epoch + snapshot.batch / max(1, snapshot.batches_per_epoch)
+                position = epoch + snapshot.batch / max(1, snapshot.batches_per_epoch)
                 self._points.append(
                     (
                         position,
@@ -128,11 +140,23 @@ class RunRecorder:
                     )
                 )
             elif snapshot.kind == "epoch":
-                label = "initial" if not snapshot.metrics else f"after epoch {snapshot.epoch + 1}"
+                if snapshot.metrics:
+                    label = f"after epoch {epoch + 1}"
+                elif self.epoch_offset:
+                    label = f"start (after epoch {self.epoch_offset})"
+                else:
+                    label = "initial"
                 self._eigen.append((label, snapshot.eigenvalues))
                 if snapshot.metrics:
-                    self._rows.append(dict(snapshot.metrics))
+                    self._rows.append(self.numbered(snapshot.metrics))
                 self._last_epoch = snapshot
+
+    def numbered(self, metrics: dict[str, float]) -> dict[str, float]:
+        """A copy of an epoch's metric row with its epoch numbered on by ``epoch_offset``."""
+        row = dict(metrics)
+        if "epoch" in row:
+            row["epoch"] = row["epoch"] + self.epoch_offset
+        return row
 
     def latest(self) -> tuple[int, Any]:
         """(version, latest snapshot); the version grows with every snapshot."""

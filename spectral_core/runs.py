@@ -110,9 +110,15 @@ class RunOutcome:
             diverged=self.result.diverged,
             report=self.retraction,
             seconds=self.result.seconds,
-            continued_from=str((self.summary.get("continued_from") or {}).get("continued_from", "")),
+            continued_from=_origin_name(self.summary.get("continued_from")),
         )
         return recorder.fill(record) if recorder is not None else record
+
+
+def _origin_name(origin: dict[str, Any] | None) -> str:
+    """The run a continued run came from: its name in a session ("run"), else its folder."""
+    origin = origin or {}
+    return str(origin.get("run") or origin.get("folder") or "")
 
 
 def metrics_csv(history: Iterable[dict[str, float]]) -> str:
@@ -142,7 +148,8 @@ def run_training(
 
     ``model`` (compiled, built for ``regime``) replaces the freshly built one, e.g. a model that
     continues an earlier run (:mod:`spectral_core.continuation`); ``continued_from`` then says
-    which run, and the epochs are numbered on from its last one.
+    which run (``run``: its name in a session, or ``folder``: its run folder;
+    ``epochs_completed``: its last epoch), and the epochs are numbered on from its last one.
     """
     config = (config or TrainingConfig()).validate()
     folder = Path(out) if out is not None else None

@@ -94,6 +94,8 @@ class MetricsPanel(QWidget):
             )
         # Runs from the runs list drawn next to the current one; one pair of items per run name.
         self._overlays: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        # The epochs of the runs the current one continued, drawn before its own (dotted).
+        self.lineage_curves: dict[str, pg.PlotDataItem] = {}
         self._batch = np.zeros((0, 3))
         self._run_name = ""
 
@@ -126,7 +128,35 @@ class MetricsPanel(QWidget):
         self._batch = np.zeros((0, 3))
         for item in self.curves.values():
             item.setData([], [])
+        self.set_lineage([])
         self.set_epoch_span(None)
+
+    def set_lineage(self, runs: Sequence[tuple[str, Sequence[dict[str, float]]]]) -> None:
+        """The per-epoch curves of the runs the current run continued (oldest first), so its
+        own curves (numbered on from theirs) carry on where theirs ended."""
+        for key, plot in self._plots.items():
+            for kind in ("epoch", "val"):
+                item = self.lineage_curves.pop(f"{kind}_{key}", None)
+                if item is not None:
+                    plot.removeItem(item)
+        rows = [row for _, history in runs for row in history]
+        if not rows:
+            return
+        earlier = " ← ".join(name for name, _ in reversed(runs))
+        epochs = np.array([row["epoch"] for row in rows], dtype=np.float64)
+        for key, plot in self._plots.items():
+            for kind, column, color, split in (
+                ("epoch", key, TRAIN_COLOR, "train"),
+                ("val", f"val_{key}", VALIDATION_COLOR, "validation"),
+            ):
+                item = plot.plot(
+                    epochs, self._column(rows, column) * METRIC_SCALE[key],
+                    name=f"{earlier} (continued) · {split} {key}",
+                    pen=pg.mkPen(color, width=2, style=Qt.PenStyle.DotLine),
+                )
+                item.setOpacity(0.7)
+                item.setVisible(self.show_epochs.isChecked())
+                self.lineage_curves[f"{kind}_{key}"] = item
 
     def set_run_name(self, name: str) -> None:
         """Name the current run's curves in the legends (and leave it out of the overlays)."""
@@ -243,3 +273,5 @@ class MetricsPanel(QWidget):
             self.curves[f"batch_{key}"].setVisible(self.show_batches.isChecked())
             self.curves[f"epoch_{key}"].setVisible(self.show_epochs.isChecked())
             self.curves[f"val_{key}"].setVisible(self.show_epochs.isChecked())
+        for item in self.lineage_curves.values():
+            item.setVisible(self.show_epochs.isChecked())
