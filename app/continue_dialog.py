@@ -42,7 +42,7 @@ class ContinueDialog(QDialog):
         self.setWindowTitle(f"Continue {run.name}")
         self.regime = QComboBox()
         for regime in regimes:
-            self.regime.addItem(f"{PAPER_NAMES[regime]} ({regime})", regime)
+            self.regime.addItem(f"{PAPER_NAMES[regime]} — {regime}", regime)
         self.regime.setToolTip(
             "Same regime, or another that starts from the same function: Train Λ → Train Λ, Φ "
             "(φ unlocked) or → Unconstrained NN (the effective dense weights)"

@@ -237,6 +237,7 @@ def test_a_regime_the_run_cannot_continue_in_is_refused_by_name(
     assert not window.is_training
     # Cancelling the dialog starts nothing.
     monkeypatch.setattr(continue_dialog, "ask_continuation", lambda *_args: None)
+    assert window.continue_training_action.isEnabled()
     window.continue_training_action.trigger()
     assert not window.is_training and len(window.runs_list.entries()) == 1
 
@@ -247,7 +248,7 @@ def test_the_dialog_offers_the_allowed_regimes_own_first(qtbot, parent: LabRun) 
     assert [dialog.regime.itemData(i) for i in range(dialog.regime.count())] == [
         "lambda", "lambda-phi", "direct-full",
     ]
-    assert dialog.regime.itemText(1) == "Train Λ, Φ (lambda-phi)"
+    assert dialog.regime.itemText(1) == "Train Λ, Φ (spectral extended) — lambda-phi"
     assert dialog.choice() == ("lambda", 7)
     dialog.regime.setCurrentIndex(2)
     dialog.epochs.setValue(4)
