@@ -59,7 +59,8 @@ GETTING_STARTED = (
      "distributions update live; Pause (Ctrl+P) and Stop (Ctrl+.) act after the current batch."),
     ("Compare and retract",
      "Select earlier runs in the runs list to overlay them; Retract (Ctrl+T) folds telescopic "
-     "layers into a compact model and reports its test accuracy."),
+     "layers into a compact model and reports its test accuracy; Run ▸ Continue training "
+     "(Ctrl+Shift+R) trains a run further from its weights, in its regime or another."),
     ("Keep the results",
      "Export the compact model (Ctrl+E) for plain Keras, plots and metrics from the File menu, "
      "save the session (Ctrl+S), or Run ▸ Copy as command line to repeat the run headless."),
