@@ -49,6 +49,15 @@ def build_actions(window: Any) -> None:
             file,
         ),
         (
+            "open_study",
+            "Open st&udy folder…",
+            None,
+            files.open_study_dialog,
+            "The best trial of a `spectral-lab search` folder (its best.json) as the "
+            "architecture, regime and training settings",
+            file,
+        ),
+        (
             "save_architecture",
             "Save a&rchitecture…",
             None,
@@ -152,6 +161,7 @@ def update_actions(window: Any) -> None:
         (window.export_full_action, has_model),
         (window.export_metrics_action, run is not None),
         (window.open_session_action, not training),
+        (window.open_study_action, not training),
     )
     for action, enabled in rules:
         action.setEnabled(enabled)
