@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -38,6 +39,7 @@ BUILTIN_SOURCES = {source for _, source in BUILTIN_DATASETS}
 # QSettings keys of the remembered training settings (see RunPanel.remember_in).
 CONFIG_KEY, REGIME_KEY = "training/config", "training/regime"
 DATASET_KEY, DATASET_FILES_KEY = "training/dataset", "training/dataset_files"
+TENSORBOARD_KEY = "training/tensorboard"
 MAX_VALIDATION_PERCENT = 90.0
 
 
@@ -130,6 +132,17 @@ class RunPanel(QWidget):
         self.penalty_weight.setRange(0.0, 100.0)
         self.penalty_weight.setSingleStep(0.0001)
         self.penalty_weight.setToolTip("Weight of the eigenvalue penalty in the loss")
+        self.tensorboard = QLineEdit()
+        self.tensorboard.setPlaceholderText("off")
+        self.tensorboard.setClearButtonEnabled(True)
+        self.tensorboard.setToolTip(
+            "A folder for TensorBoard logs: each run also logs its metrics, spectrum, weight "
+            "histograms and hyperparameters to FOLDER/<run name> "
+            "(tensorboard --logdir FOLDER). Empty: no logs."
+        )
+        self.tensorboard_folder_button = QToolButton()
+        self.tensorboard_folder_button.setText("Folder…")
+        self.tensorboard_folder_button.setToolTip("Choose the TensorBoard log folder")
         # Settings without a widget (snapshot rate, histogram bins...) survive set_config.
         self._base_config = defaults
         self._settings: QSettings | None = None
@@ -141,6 +154,9 @@ class RunPanel(QWidget):
         penalty_row = QHBoxLayout()
         penalty_row.addWidget(self.penalty)
         penalty_row.addWidget(self.penalty_weight, 1)
+        tensorboard_row = QHBoxLayout()
+        tensorboard_row.addWidget(self.tensorboard, 1)
+        tensorboard_row.addWidget(self.tensorboard_folder_button)
         # Two label–field pairs per row for the short settings: the whole form fits beside the
         # editor at 1024×700 without scrolling.
         form = QGridLayout()
@@ -171,6 +187,8 @@ class RunPanel(QWidget):
         form.addWidget(self.initialization, 5, 1, 1, 3)
         form.addWidget(label("λ penalty", self.penalty), 6, 0)
         form.addLayout(penalty_row, 6, 1, 1, 3)
+        form.addWidget(label("TensorBoard", self.tensorboard), 7, 0)
+        form.addLayout(tensorboard_row, 7, 1, 1, 3)
         self.batch_size.setToolTip("Batch size: images per training step")
         for widget in (self.epochs, self.batch_size, self.validation, self.seed, self.learning_rate, self.optimizer):
             widget.setMinimumWidth(60)
@@ -213,6 +231,7 @@ class RunPanel(QWidget):
         self.regime.currentIndexChanged.connect(lambda _: self.regimeChanged.emit(self.current_regime()))
         self.dataset_file.clicked.connect(self._choose_file)
         self.dataset_folder.clicked.connect(self._choose_folder)
+        self.tensorboard_folder_button.clicked.connect(self._choose_tensorboard_folder)
         self.dataset.aboutToShowPopup.connect(self.prune_missing_datasets)
 
     # -- values -----------------------------------------------------------------------
@@ -251,6 +270,8 @@ class RunPanel(QWidget):
         ).validate()
 
     def set_config(self, config: TrainingConfig) -> None:
+        # First: every widget's change signal (autosave, the lab state) reads config() at once.
+        self._base_config = config
         self.epochs.setValue(config.epochs)
         self.batch_size.setValue(config.batch_size)
         self.validation.setValue(100 * config.validation_fraction)
@@ -260,7 +281,13 @@ class RunPanel(QWidget):
         self.initialization.setCurrentText(config.initialization)
         self.penalty.setCurrentText(config.eigenvalue_penalty)
         self.penalty_weight.setValue(config.eigenvalue_penalty_weight)
-        self._base_config = config
+
+    def tensorboard_folder(self) -> str:
+        """The TensorBoard log folder ('' = no logs): each run logs to FOLDER/<run name>."""
+        return self.tensorboard.text().strip()
+
+    def set_tensorboard_folder(self, folder: str) -> None:
+        self.tensorboard.setText(folder)
 
     def set_auto_learning_rate(self, rate: float) -> None:
         self.learning_rate.setSpecialValueText(f"auto ({rate:g})")
@@ -269,7 +296,7 @@ class RunPanel(QWidget):
         for widget in (
             self.regime, self.dataset, self.dataset_file, self.dataset_folder, self.epochs,
             self.batch_size, self.validation, self.learning_rate, self.optimizer, self.seed, self.initialization,
-            self.penalty, self.penalty_weight,
+            self.penalty, self.penalty_weight, self.tensorboard, self.tensorboard_folder_button,
         ):
             widget.setEnabled(enabled)
 
@@ -301,10 +328,12 @@ class RunPanel(QWidget):
             spin.valueChanged.connect(self.save_settings)
         for combo in (self.regime, self.dataset, self.optimizer, self.initialization, self.penalty):
             combo.currentIndexChanged.connect(self.save_settings)
+        self.tensorboard.textChanged.connect(self.save_settings)
 
     def save_settings(self) -> None:
         if self._settings is None:
             return
+        self._settings.setValue(TENSORBOARD_KEY, self.tensorboard_folder())
         try:
             config = self.config()
         except ConfigError:
@@ -332,6 +361,7 @@ class RunPanel(QWidget):
         for source in files if isinstance(files, list) else []:
             if isinstance(source, str) and Path(source).exists():
                 self.set_dataset_source(source)
+        self.set_tensorboard_folder(str(settings.value(TENSORBOARD_KEY, "") or ""))
         chosen = str(settings.value(DATASET_KEY, "mnist"))
         if chosen in BUILTIN_SOURCES or Path(chosen).exists():
             self.set_dataset_source(chosen)
@@ -365,3 +395,10 @@ class RunPanel(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Choose a folder of IDX files")
         if path:
             self.set_dataset_source(path)
+
+    def _choose_tensorboard_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Choose a folder for TensorBoard logs", self.tensorboard_folder()
+        )
+        if path:
+            self.set_tensorboard_folder(path)
