@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -132,17 +131,9 @@ class RunPanel(QWidget):
         self.penalty_weight.setRange(0.0, 100.0)
         self.penalty_weight.setSingleStep(0.0001)
         self.penalty_weight.setToolTip("Weight of the eigenvalue penalty in the loss")
-        self.tensorboard = QLineEdit()
-        self.tensorboard.setPlaceholderText("off")
-        self.tensorboard.setClearButtonEnabled(True)
-        self.tensorboard.setToolTip(
-            "A folder for TensorBoard logs: each run also logs its metrics, spectrum, weight "
-            "histograms and hyperparameters to FOLDER/<run name> "
-            "(tensorboard --logdir FOLDER). Empty: no logs."
-        )
-        self.tensorboard_folder_button = QToolButton()
-        self.tensorboard_folder_button.setText("Folder…")
-        self.tensorboard_folder_button.setToolTip("Choose the TensorBoard log folder")
+        # The TensorBoard log folder ('' = off): set from Run ▸ Log to TensorBoard (the form has
+        # no room left at 1024×700), remembered with the other settings.
+        self._tensorboard_folder = ""
         # Settings without a widget (snapshot rate, histogram bins...) survive set_config.
         self._base_config = defaults
         self._settings: QSettings | None = None
@@ -154,9 +145,6 @@ class RunPanel(QWidget):
         penalty_row = QHBoxLayout()
         penalty_row.addWidget(self.penalty)
         penalty_row.addWidget(self.penalty_weight, 1)
-        tensorboard_row = QHBoxLayout()
-        tensorboard_row.addWidget(self.tensorboard, 1)
-        tensorboard_row.addWidget(self.tensorboard_folder_button)
         # Two label–field pairs per row for the short settings: the whole form fits beside the
         # editor at 1024×700 without scrolling.
         form = QGridLayout()
@@ -187,8 +175,6 @@ class RunPanel(QWidget):
         form.addWidget(self.initialization, 5, 1, 1, 3)
         form.addWidget(label("λ penalty", self.penalty), 6, 0)
         form.addLayout(penalty_row, 6, 1, 1, 3)
-        form.addWidget(label("TensorBoard", self.tensorboard), 7, 0)
-        form.addLayout(tensorboard_row, 7, 1, 1, 3)
         self.batch_size.setToolTip("Batch size: images per training step")
         for widget in (self.epochs, self.batch_size, self.validation, self.seed, self.learning_rate, self.optimizer):
             widget.setMinimumWidth(60)
@@ -231,7 +217,6 @@ class RunPanel(QWidget):
         self.regime.currentIndexChanged.connect(lambda _: self.regimeChanged.emit(self.current_regime()))
         self.dataset_file.clicked.connect(self._choose_file)
         self.dataset_folder.clicked.connect(self._choose_folder)
-        self.tensorboard_folder_button.clicked.connect(self._choose_tensorboard_folder)
         self.dataset.aboutToShowPopup.connect(self.prune_missing_datasets)
 
     # -- values -----------------------------------------------------------------------
@@ -284,10 +269,21 @@ class RunPanel(QWidget):
 
     def tensorboard_folder(self) -> str:
         """The TensorBoard log folder ('' = no logs): each run logs to FOLDER/<run name>."""
-        return self.tensorboard.text().strip()
+        return self._tensorboard_folder
 
     def set_tensorboard_folder(self, folder: str) -> None:
-        self.tensorboard.setText(folder)
+        """Log every run to ``folder`` ('' turns the logs off); remembered across launches."""
+        self._tensorboard_folder = folder.strip()
+        self.save_settings()
+
+    def choose_tensorboard_folder(self) -> bool:
+        """Ask for the TensorBoard log folder; False when the dialog was cancelled."""
+        path = QFileDialog.getExistingDirectory(
+            self, "Log every run to TensorBoard in this folder", self._tensorboard_folder
+        )
+        if path:
+            self.set_tensorboard_folder(path)
+        return bool(path)
 
     def set_auto_learning_rate(self, rate: float) -> None:
         self.learning_rate.setSpecialValueText(f"auto ({rate:g})")
@@ -296,7 +292,7 @@ class RunPanel(QWidget):
         for widget in (
             self.regime, self.dataset, self.dataset_file, self.dataset_folder, self.epochs,
             self.batch_size, self.validation, self.learning_rate, self.optimizer, self.seed, self.initialization,
-            self.penalty, self.penalty_weight, self.tensorboard, self.tensorboard_folder_button,
+            self.penalty, self.penalty_weight,
         ):
             widget.setEnabled(enabled)
 
@@ -328,7 +324,6 @@ class RunPanel(QWidget):
             spin.valueChanged.connect(self.save_settings)
         for combo in (self.regime, self.dataset, self.optimizer, self.initialization, self.penalty):
             combo.currentIndexChanged.connect(self.save_settings)
-        self.tensorboard.textChanged.connect(self.save_settings)
 
     def save_settings(self) -> None:
         if self._settings is None:
@@ -395,10 +390,3 @@ class RunPanel(QWidget):
         path = QFileDialog.getExistingDirectory(self, "Choose a folder of IDX files")
         if path:
             self.set_dataset_source(path)
-
-    def _choose_tensorboard_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "Choose a folder for TensorBoard logs", self.tensorboard_folder()
-        )
-        if path:
-            self.set_tensorboard_folder(path)

@@ -1,6 +1,6 @@
-"""The run panel's TensorBoard log folder: each GUI run also logs (through the library's
-TensorBoardObserver, as `train --tensorboard` does) to FOLDER/<run name>; the folder is
-remembered; a folder that cannot hold logs refuses the run with the field named."""
+"""Run ▸ Log to TensorBoard: each GUI run also logs (through the library's TensorBoardObserver,
+as `train --tensorboard` does) to FOLDER/<run name>; the folder is remembered; a folder that
+cannot hold logs refuses the run with the field named."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def session_start_hparams(folder: Path) -> dict[str, object]:
 def test_a_gui_run_logs_to_the_tensorboard_folder(qtbot, window: MainWindow, tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     (logs / "run-1").mkdir(parents=True)  # left by an earlier launch: not mixed with this run
-    window.run_panel.tensorboard.setText(str(logs))
+    window.run_panel.set_tensorboard_folder(str(logs))
     with qtbot.waitSignal(window.runFinished, timeout=120_000):
         window.train_action.trigger()
         assert window.is_training
@@ -83,7 +83,30 @@ def test_a_gui_run_logs_to_the_tensorboard_folder(qtbot, window: MainWindow, tmp
     assert hparams["dataset"] == window.run_panel.dataset_source()
 
 
-def test_an_empty_folder_setting_writes_no_logs(qtbot, window: MainWindow, tmp_path: Path) -> None:
+def test_the_run_menu_turns_the_logs_on_and_off(
+    window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    action = window.tensorboard_action
+    assert action in window.menuBar().actions()[2].menu().actions()  # the Run menu
+    assert not action.isChecked() and window.run_panel.tensorboard_folder() == ""  # off at first
+    chosen = [""]  # the folder dialog's answer: cancelled first
+    monkeypatch.setattr(
+        "app.run_panel.QFileDialog.getExistingDirectory", lambda *_args: chosen[0]
+    )
+    action.trigger()
+    assert not action.isChecked() and window.run_panel.tensorboard_folder() == ""
+    chosen[0] = str(tmp_path / "logs")
+    action.trigger()
+    assert action.isChecked() and window.run_panel.tensorboard_folder() == chosen[0]
+    assert chosen[0] in action.statusTip()
+    window.state.set_status("training")
+    assert not action.isEnabled()  # not while a run goes
+    window.state.set_status("idle")
+    action.trigger()
+    assert not action.isChecked() and window.run_panel.tensorboard_folder() == ""
+
+
+def test_with_the_logs_off_a_run_writes_none(qtbot, window: MainWindow, tmp_path: Path) -> None:
     assert window.run_panel.tensorboard_folder() == ""  # off by default
     with qtbot.waitSignal(window.runFinished, timeout=120_000):
         window.train_action.trigger()
@@ -95,7 +118,7 @@ def test_an_empty_folder_setting_writes_no_logs(qtbot, window: MainWindow, tmp_p
 def test_a_file_as_the_log_folder_refuses_the_run(window: MainWindow, tmp_path: Path) -> None:
     taken = tmp_path / "not-a-folder"
     taken.write_text("x")
-    window.run_panel.tensorboard.setText(str(taken))
+    window.run_panel.set_tensorboard_folder(str(taken))
     window.train_action.trigger()
     assert not window.is_training
     assert window.message_bar.level == "error"
@@ -108,10 +131,10 @@ def test_the_log_folder_is_remembered_across_launches(qtbot, tmp_path: Path) -> 
     first = RunPanel()
     qtbot.addWidget(first)
     first.remember_in(settings)
-    first.tensorboard.setText(str(tmp_path / "logs"))
+    first.set_tensorboard_folder(str(tmp_path / "logs"))
     assert settings.value(TENSORBOARD_KEY) == str(tmp_path / "logs")
     assert remembered_folder(qtbot, settings) == str(tmp_path / "logs")
-    first.tensorboard.clear()  # empty: off, and remembered as off
+    first.set_tensorboard_folder("")  # off, and remembered as off
     assert remembered_folder(qtbot, settings) == ""
 
 
