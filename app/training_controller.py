@@ -21,7 +21,9 @@ from app.run_views import RunViews
 from app.tasks import TaskRunner
 from app.worker import TrainingJob
 from spectral_core.config import ConfigError
+from spectral_core.files import WriteError
 from spectral_core.record import RunRecord
+from spectral_core.tensorboard import run_log_dir
 
 # 10 redraws a second (DESIGN: 10–20 Hz): GUI painting competes with training for the two
 # cores (measured by `spectral-lab bench`, GUI ÷ headless row).
@@ -61,9 +63,10 @@ class TrainingController(QObject):
         self.redraw_timer.timeout.connect(self.refresh)
 
     # -- commands ---------------------------------------------------------------------------
-    def start(self, plan: RunRecord, device: str | None) -> None:
-        """Train ``plan`` (a record holding the run's name, settings and data set)."""
-        job = TrainingJob(plan, device)
+    def start(self, plan: RunRecord, device: str | None, tensorboard_dir: str | None = None) -> None:
+        """Train ``plan`` (a record holding the run's name, settings and data set); with
+        ``tensorboard_dir`` the run also logs there for TensorBoard."""
+        job = TrainingJob(plan, device, tensorboard_dir)
         self.job, self._last_version, self._history = job, -1, []
         self.state.checkpoint = job.checkpoint_record
         self.state.set_status("training")
@@ -86,7 +89,8 @@ class TrainingController(QObject):
 
     def start_from(self, editor: Any, device: str | None) -> str | None:
         """Train ``editor``'s stack with the run panel's settings; an error message if they
-        are invalid (nothing starts then)."""
+        are invalid (nothing starts then). A TensorBoard log folder set in the run panel gets
+        the run's logs in a new ``FOLDER/<run name>``."""
         architecture = editor.architecture()
         problems = architecture.problems()
         if problems:
@@ -103,7 +107,19 @@ class TrainingController(QObject):
             config,
             panel.dataset_source(),
         )
-        self.start(plan, device)
+        tensorboard_dir = None
+        if root := panel.tensorboard_folder():
+            try:
+                tensorboard_dir = str(run_log_dir(root, plan.name))
+            except WriteError as error:
+                return str(error)
+        self.start(plan, device, tensorboard_dir)
+        if tensorboard_dir is not None:
+            self.show_message(
+                f"{plan.name} also logs to TensorBoard in {tensorboard_dir} "
+                f"(see them with: tensorboard --logdir {root})",
+                "info",
+            )
         return None
 
     def toggle_pause(self) -> None:
@@ -165,6 +181,8 @@ class TrainingController(QObject):
         kind, value = item
         if kind == "dataset" and self.job is not None:
             self.status_label.setText(f"{self.job.plan.name}: training on {value}")
+        elif kind == "warning":
+            self.show_message(value, "warning")
         elif kind == "end":
             self.trainingEnded.emit(value)
             self._show_state(f"{value} · retracting and evaluating…")
