@@ -58,3 +58,8 @@ def ask_save_path(parent: QWidget, title: str, suggested: str, filters: str) -> 
 def ask_open_path(parent: QWidget, title: str, filters: str) -> str:
     path, _ = QFileDialog.getOpenFileName(parent, title, "", filters)
     return path
+
+
+def ask_open_folder(parent: QWidget, title: str) -> str:
+    """A choose-a-folder dialog; '' when cancelled."""
+    return QFileDialog.getExistingDirectory(parent, title)

@@ -1,4 +1,5 @@
-"""Files: sessions, architecture JSON, exports (models, metrics, plots) and recent files.
+"""Files: sessions, architecture JSON, search study folders, exports (models, metrics, plots)
+and recent files.
 
 Every action reads from or writes to the lab state (sessions go through
 :meth:`LabState.to_session` / :meth:`LabState.from_session`); errors show inline in the banner.
@@ -13,11 +14,14 @@ from typing import Any
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu
 
-from app.dialogs import ask_open_path, ask_save_path
+from app.dialogs import ask_open_folder, ask_open_path, ask_save_path
 from app.lab_state import LabState
 from app.plots import export_plot
 from app.retract import ensure_compact
+from app.run_panel import BUILTIN_SOURCES
 from spectral_core.architecture import Architecture, ArchitectureError
+from spectral_core.config import TrainingConfig
+from spectral_core.errors import SpectralLabError
 from spectral_core.files import WriteError, atomic_write_text
 from spectral_core.session import SESSION_SUFFIX, SessionError
 
@@ -76,10 +80,13 @@ class FileActions:
             self.open_file(path)
 
     def open_file(self, path: str | Path) -> bool:
-        """Open a session (``.spectral``) or an architecture JSON file; errors show inline."""
+        """Open a session (``.spectral``), an architecture JSON file or a search's study folder
+        (its best trial, see :meth:`open_study`); errors show inline."""
         from spectral_core.session import load_session
 
         file = Path(path)
+        if file.is_dir():
+            return self.open_study(file)
         try:
             if file.suffix == ".json":
                 self.window.editor.set_architecture(Architecture.load(file))  # an undoable edit
@@ -97,6 +104,52 @@ class FileActions:
         self.session_path = file
         self.window.setWindowTitle(f"Spectral Lab — {file.name}")
         self.add_recent(file)
+
+    # -- search study folders -----------------------------------------------------------------
+    def open_study_dialog(self) -> None:
+        path = ask_open_folder(self.window, "Open a study folder (spectral-lab search --out)")
+        if path:
+            self.open_file(path)
+
+    def open_study(self, folder: str | Path) -> bool:
+        """Take a ``spectral-lab search`` folder's best trial (its ``best.json``) as the settings:
+        the architecture into the editor (one undoable step), the regime, training settings and
+        data set into the run panel. A missing or damaged ``best.json`` changes nothing."""
+        from spectral_core.regimes import check_regime
+        from spectral_core.search import BEST_FILE, load_study_best, read_best
+
+        folder = Path(folder)
+        if self.window.is_training:
+            self.window.show_error("a run is going: stop it before opening a study folder")
+            return False
+        try:
+            architecture, config = load_study_best(folder)
+            best = read_best(folder) or {}
+            regime = check_regime(str(best.get("regime", "")))
+        except (SpectralLabError, OSError) as error:
+            text = str(error)
+            if BEST_FILE not in text:
+                text = f"{folder / BEST_FILE}: {text}"
+            self.window.show_error(f"cannot open the study folder {folder.name}: {text}")
+            return False
+        self.window.editor.set_architecture(architecture)  # an undoable edit
+        panel = self.window.run_panel
+        panel.set_regime(regime)
+        panel.set_config(config)
+        dataset = _study_dataset(best)
+        found = bool(dataset) and (dataset in BUILTIN_SOURCES or Path(dataset).exists())
+        if found:
+            panel.set_dataset_source(dataset)
+        self.window.binding.sync()
+        self.add_recent(folder)
+        text = _study_summary(folder, best, architecture, regime, config)
+        if dataset:
+            limit = best["dataset"].get("limit")
+            text += f" The study trained on {dataset}" + (f" (first {limit} images)" if limit else "")
+            text += "." if found else ", not found here: the data set stays as it was."
+        self.window.show_info(text)
+        self._say(f"Opened the best trial of {folder}")
+        return True
 
     # -- architecture files -------------------------------------------------------------------
     def open_architecture_dialog(self) -> None:
@@ -200,6 +253,35 @@ class FileActions:
         for item in self.recent_files():
             self.recent_menu.addAction(item, _opener(self.open_file, item))
         self.recent_menu.setEnabled(bool(self.recent_files()))
+
+
+def _study_dataset(best: dict[str, Any]) -> str:
+    """The data source a study trained on (``best.json``'s ``dataset.dataset``), or ''."""
+    described = best.get("dataset")
+    source = described.get("dataset") if isinstance(described, dict) else None
+    return source if isinstance(source, str) else ""
+
+
+def _study_summary(
+    folder: Path,
+    best: dict[str, Any],
+    architecture: Architecture,
+    regime: str,
+    config: TrainingConfig,
+) -> str:
+    """The banner text after a study folder opened: what was loaded, from which trial."""
+    from spectral_core.regimes import PAPER_NAMES
+
+    trial, score = best.get("trial"), best.get("val_accuracy")
+    scored = f", validation accuracy {score:.4f}" if isinstance(score, (int, float)) else ""
+    rate = "auto" if config.learning_rate is None else f"{config.learning_rate:g}"
+    return (
+        f"Opened the best trial (#{trial}{scored}) of the study in {folder}: architecture "
+        f"{architecture.name} ({'-'.join(str(w) for w in architecture.widths)}), regime "
+        f"{PAPER_NAMES[regime]}, {config.epochs} epochs, batch {config.batch_size}, learning "
+        f"rate {rate}, {config.optimizer}, initialization {config.initialization}, seed "
+        f"{config.seed}. Undo (Ctrl+Z) restores the previous architecture."
+    )
 
 
 def _opener(open_file: Callable[[str], bool], item: str) -> Callable[[], None]:

@@ -13,7 +13,8 @@ APPLICATION = "Spectral Lab"
 
 
 def main(files: list[str] | None = None) -> int:
-    """Run the desktop app; ``files`` are sessions or architecture JSON files to open."""
+    """Run the desktop app; ``files`` are sessions, architecture JSON files or study folders
+    (``spectral-lab search --out``) to open."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)

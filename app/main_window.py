@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.binding = SettingsBinding(self.state, self.editor, self.run_panel)
         self._connect()
         self.run_panel.remember_in(self.settings)
+        update_actions(self)  # Run ▸ Log to TensorBoard shows the remembered folder
         install_help(self)
         fit_to_screen(self)
         for key, restore in ((GEOMETRY_KEY, self.restoreGeometry), (STATE_KEY, self.restoreState)):

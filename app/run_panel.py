@@ -38,6 +38,7 @@ BUILTIN_SOURCES = {source for _, source in BUILTIN_DATASETS}
 # QSettings keys of the remembered training settings (see RunPanel.remember_in).
 CONFIG_KEY, REGIME_KEY = "training/config", "training/regime"
 DATASET_KEY, DATASET_FILES_KEY = "training/dataset", "training/dataset_files"
+TENSORBOARD_KEY = "training/tensorboard"
 MAX_VALIDATION_PERCENT = 90.0
 
 
@@ -130,6 +131,9 @@ class RunPanel(QWidget):
         self.penalty_weight.setRange(0.0, 100.0)
         self.penalty_weight.setSingleStep(0.0001)
         self.penalty_weight.setToolTip("Weight of the eigenvalue penalty in the loss")
+        # The TensorBoard log folder ('' = off): set from Run ▸ Log to TensorBoard (the form has
+        # no room left at 1024×700), remembered with the other settings.
+        self._tensorboard_folder = ""
         # Settings without a widget (snapshot rate, histogram bins...) survive set_config.
         self._base_config = defaults
         self._settings: QSettings | None = None
@@ -251,6 +255,8 @@ class RunPanel(QWidget):
         ).validate()
 
     def set_config(self, config: TrainingConfig) -> None:
+        # First: every widget's change signal (autosave, the lab state) reads config() at once.
+        self._base_config = config
         self.epochs.setValue(config.epochs)
         self.batch_size.setValue(config.batch_size)
         self.validation.setValue(100 * config.validation_fraction)
@@ -260,7 +266,24 @@ class RunPanel(QWidget):
         self.initialization.setCurrentText(config.initialization)
         self.penalty.setCurrentText(config.eigenvalue_penalty)
         self.penalty_weight.setValue(config.eigenvalue_penalty_weight)
-        self._base_config = config
+
+    def tensorboard_folder(self) -> str:
+        """The TensorBoard log folder ('' = no logs): each run logs to FOLDER/<run name>."""
+        return self._tensorboard_folder
+
+    def set_tensorboard_folder(self, folder: str) -> None:
+        """Log every run to ``folder`` ('' turns the logs off); remembered across launches."""
+        self._tensorboard_folder = folder.strip()
+        self.save_settings()
+
+    def choose_tensorboard_folder(self) -> bool:
+        """Ask for the TensorBoard log folder; False when the dialog was cancelled."""
+        path = QFileDialog.getExistingDirectory(
+            self, "Log every run to TensorBoard in this folder", self._tensorboard_folder
+        )
+        if path:
+            self.set_tensorboard_folder(path)
+        return bool(path)
 
     def set_auto_learning_rate(self, rate: float) -> None:
         self.learning_rate.setSpecialValueText(f"auto ({rate:g})")
@@ -305,6 +328,7 @@ class RunPanel(QWidget):
     def save_settings(self) -> None:
         if self._settings is None:
             return
+        self._settings.setValue(TENSORBOARD_KEY, self.tensorboard_folder())
         try:
             config = self.config()
         except ConfigError:
@@ -332,6 +356,7 @@ class RunPanel(QWidget):
         for source in files if isinstance(files, list) else []:
             if isinstance(source, str) and Path(source).exists():
                 self.set_dataset_source(source)
+        self.set_tensorboard_folder(str(settings.value(TENSORBOARD_KEY, "") or ""))
         chosen = str(settings.value(DATASET_KEY, "mnist"))
         if chosen in BUILTIN_SOURCES or Path(chosen).exists():
             self.set_dataset_source(chosen)

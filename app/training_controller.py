@@ -22,7 +22,9 @@ from app.run_views import RunViews
 from app.tasks import TaskRunner
 from app.worker import Continuation, TrainingJob
 from spectral_core.config import ConfigError
+from spectral_core.files import WriteError
 from spectral_core.record import RunRecord
+from spectral_core.tensorboard import run_log_dir
 
 # 10 redraws a second (DESIGN: 10–20 Hz): GUI painting competes with training for the two
 # cores (measured by `spectral-lab bench`, GUI ÷ headless row).
@@ -62,11 +64,16 @@ class TrainingController(QObject):
 
     # -- commands ---------------------------------------------------------------------------
     def start(
-        self, plan: RunRecord, device: str | None, continuation: Continuation | None = None
+        self,
+        plan: RunRecord,
+        device: str | None,
+        tensorboard_dir: str | None = None,
+        continuation: Continuation | None = None,
     ) -> None:
-        """Train ``plan`` (a record holding the run's name, settings and data set), from the
-        weights of an earlier run when ``continuation`` says so."""
-        job = TrainingJob(plan, device, continuation)
+        """Train ``plan`` (a record holding the run's name, settings and data set); with
+        ``tensorboard_dir`` the run also logs there for TensorBoard; with ``continuation`` it
+        starts from the weights of an earlier run."""
+        job = TrainingJob(plan, device, tensorboard_dir, continuation)
         self.job, self._last_version = job, -1
         self.state.checkpoint = job.checkpoint_record
         self.state.set_status("training")
@@ -89,7 +96,8 @@ class TrainingController(QObject):
 
     def start_from(self, editor: Any, device: str | None) -> str | None:
         """Train ``editor``'s stack with the run panel's settings; an error message if they
-        are invalid (nothing starts then)."""
+        are invalid (nothing starts then). A TensorBoard log folder set in the run panel gets
+        the run's logs in a new ``FOLDER/<run name>``."""
         architecture = editor.architecture()
         problems = architecture.problems()
         if problems:
@@ -106,7 +114,26 @@ class TrainingController(QObject):
             config,
             panel.dataset_source(),
         )
-        self.start(plan, device)
+        return self._start_logged(plan, device)
+
+    def _start_logged(
+        self, plan: RunRecord, device: str | None, continuation: Continuation | None = None
+    ) -> str | None:
+        """Start ``plan``, logging to TensorBoard when the run panel names a folder; an error
+        message when that folder cannot be made (nothing starts then)."""
+        tensorboard_dir = None
+        if root := self.run_panel.tensorboard_folder():
+            try:
+                tensorboard_dir = str(run_log_dir(root, plan.name))
+            except WriteError as error:
+                return str(error)
+        self.start(plan, device, tensorboard_dir, continuation)
+        if tensorboard_dir is not None:
+            self.show_message(
+                f"{plan.name} also logs to TensorBoard in {tensorboard_dir} "
+                f"(see them with: tensorboard --logdir {root})",
+                "info",
+            )
         return None
 
     def continue_run(
@@ -139,8 +166,7 @@ class TrainingController(QObject):
             continued_from=run.name,
         )
         origin = Continuation(run.name, run.model, run.regime, run.record.last_epoch)
-        self.start(plan, device, origin)
-        return None
+        return self._start_logged(plan, device, origin)
 
     def toggle_pause(self) -> None:
         if self.job is None:
@@ -201,6 +227,8 @@ class TrainingController(QObject):
         kind, value = item
         if kind == "dataset" and self.job is not None:
             self.status_label.setText(f"{self.job.plan.name}: training on {value}")
+        elif kind == "warning":
+            self.show_message(value, "warning")
         elif kind == "end":
             self.trainingEnded.emit(value)
             self._show_state(f"{value} · retracting and evaluating…")

@@ -49,6 +49,15 @@ def build_actions(window: Any) -> None:
             file,
         ),
         (
+            "open_study",
+            "Open st&udy folder…",
+            None,
+            files.open_study_dialog,
+            "The best trial of a `spectral-lab search` folder (its best.json) as the "
+            "architecture, regime and training settings",
+            file,
+        ),
+        (
             "save_architecture",
             "Save a&rchitecture…",
             None,
@@ -115,6 +124,14 @@ def build_actions(window: Any) -> None:
             "Fold telescopic layers into a compact model of plain Dense layers (Ctrl+T)",
             run,
         ),
+        (
+            "tensorboard",
+            "Log to &TensorBoard…",
+            None,
+            lambda: toggle_tensorboard(window),
+            "",  # set by update_actions: the folder, or how to turn the logs on
+            run,
+        ),
     ]
     menus = {title: window.menuBar().addMenu(title) for title in (file, "&Edit", run, "&View")}
     for name, text, shortcut, slot, tip, menu in table:
@@ -131,6 +148,7 @@ def build_actions(window: Any) -> None:
                 )
         if name in ("save_session_as", "save_architecture", "export_metrics"):
             menus[menu].addSeparator()
+    window.tensorboard_action.setCheckable(True)
     window.undo_action = window.editor.undo_stack.createUndoAction(window, "&Undo")
     window.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
     window.redo_action = window.editor.undo_stack.createRedoAction(window, "&Redo")
@@ -139,6 +157,16 @@ def build_actions(window: Any) -> None:
     window.view_menu, window.tab_actions = menus["&View"], []
     rebuild_view_menu(window.tabs, window.view_menu, window.tab_actions)
     files.update_recent_menu()
+
+
+def toggle_tensorboard(window: Any) -> None:
+    """Run ▸ Log to TensorBoard: on asks for the log folder, off forgets it."""
+    panel = window.run_panel
+    if panel.tensorboard_folder():
+        panel.set_tensorboard_folder("")
+    else:
+        panel.choose_tensorboard_folder()
+    update_actions(window)
 
 
 def add_view_action(window: Any, _widget: QWidget) -> None:
@@ -162,10 +190,22 @@ def update_actions(window: Any) -> None:
         (window.export_full_action, has_model),
         (window.export_metrics_action, run is not None),
         (window.open_session_action, not training),
+        (window.open_study_action, not training),
+        (window.tensorboard_action, not training),
     )
     for action, enabled in rules:
         action.setEnabled(enabled)
     window.pause_action.setText("&Resume" if paused else "&Pause")
+    folder = panel.tensorboard_folder()
+    window.tensorboard_action.setChecked(bool(folder))
+    window.tensorboard_action.setStatusTip(
+        f"Each run also logs its metrics, spectrum, weight histograms and hyperparameters to "
+        f"{folder}/<run name> (tensorboard --logdir {folder}); click to turn off"
+        if folder
+        else "Each run also logs its metrics, spectrum, weight histograms and hyperparameters "
+        "to a folder you choose, for TensorBoard"
+    )
+    window.tensorboard_action.setToolTip(window.tensorboard_action.statusTip())
     window.device_bar.picker.setEnabled(window.tensorflow_ready and not training)
     buttons = (
         (panel.train_button, window.train_action),

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,31 @@ class Continuation:
     epochs_completed: int
 
 
+class _OptionalObserver:
+    """An optional observer (TensorBoard logs) whose failure must not end the run: the first
+    error is reported once through ``warn`` and the observer is dropped for the rest."""
+
+    def __init__(self, observer: Any, warn: Callable[[str], None]) -> None:
+        self.observer = observer
+        self.warn = warn
+        self.failed = False
+
+    def __call__(self, snapshot: Any) -> None:
+        if self.failed:
+            return
+        try:
+            self.observer(snapshot)
+        except Exception as error:  # a full disk or a removed folder: the training goes on
+            self.failed = True
+            self.warn(
+                f"TensorBoard logs stopped ({type(error).__name__}: {error}); the run goes on"
+            )
+
+    def close(self) -> None:
+        with suppress(Exception):  # a failure was already reported
+            self.observer.close()
+
+
 class TrainingJob:
     """One training run as a task function (``TaskRunner.start(job)``), returning a LabRun.
 
@@ -106,16 +131,24 @@ class TrainingJob:
     It never touches widgets: its :class:`RunRecorder` keeps the latest snapshot and the live
     buffers (numpy copies made by the library) behind a lock for the GUI's redraw timer, and the
     epoch snapshots, the data set's name and the engine's end message go to the GUI thread as
-    partial results ``(kind, value)`` with kind "dataset", "epoch" or "end".
+    partial results ``(kind, value)`` with kind "dataset", "epoch", "end" or "warning".
+    With ``tensorboard_dir`` the run also logs to TensorBoard through the library's
+    :class:`~spectral_core.tensorboard.TensorBoardObserver`, as ``train --tensorboard`` does.
     """
 
     def __init__(
-        self, plan: RunRecord, device: str | None = None, continuation: Continuation | None = None
+        self,
+        plan: RunRecord,
+        device: str | None = None,
+        tensorboard_dir: str | None = None,
+        continuation: Continuation | None = None,
     ) -> None:
         from spectral_core.training import TrainingControl
 
         self.plan = plan  # the run's record before training: name, settings, data set
         self.device = device
+        # Where the run also logs for TensorBoard (spectral_core.tensorboard), or None.
+        self.tensorboard_dir = tensorboard_dir
         self.continuation = continuation
         self.control = TrainingControl()
         self.recorder = RunRecorder(continuation.epochs_completed if continuation else 0)
@@ -183,6 +216,22 @@ class TrainingJob:
         except ValueError as error:  # the message names the field (to_regime, model)
             raise TaskFailed(f"{plan.name} cannot continue {continuation.name}: {error}") from None
 
+    def _tensorboard_observer(self) -> _OptionalObserver | None:
+        if self.tensorboard_dir is None:
+            return None
+        from spectral_core.tensorboard import TensorBoardObserver, run_hparams
+
+        plan = self.plan
+        hparams = {
+            **run_hparams(plan.architecture, plan.regime, plan.config),
+            "run": plan.name,
+            "dataset": plan.dataset,
+        }
+        return _OptionalObserver(
+            TensorBoardObserver(self.tensorboard_dir, hparams),
+            lambda text: self._state.partial(("warning", text)) if self._state else None,
+        )
+
     def __call__(self, state: TaskState | None = None) -> LabRun:
         """Load the data, train, retract and compare; raises :class:`TaskFailed` with a message
         for the banner."""
@@ -207,6 +256,10 @@ class TrainingJob:
                 job._model = model
 
         plan, continuation = self.plan, self.continuation
+        observers: list[Any] = [self._observe]
+        tensorboard = self._tensorboard_observer()
+        if tensorboard is not None:
+            observers.append(tensorboard)
         try:
             dataset = DATASETS.load(plan.dataset)
             if state is not None:
@@ -224,7 +277,7 @@ class TrainingJob:
                     plan.regime,
                     dataset,
                     plan.config,
-                    observers=[self._observe],
+                    observers=observers,
                     control=self.control,
                     callbacks=[KeepModel()],
                     model=model,
@@ -236,6 +289,9 @@ class TrainingJob:
             raise
         except Exception as error:  # every failure is reported, or the GUI waits forever
             raise TaskFailed(f"training failed: {type(error).__name__}: {error}") from None
+        finally:
+            if tensorboard is not None:
+                tensorboard.close()
         record = outcome.to_record(plan.name, plan.dataset, self.recorder)
         record.continued_from = plan.continued_from
         return LabRun(record, model=outcome.model, compact=outcome.compact, dataset=dataset)

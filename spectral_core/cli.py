@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="launch the desktop app (the default)")
     gui.add_argument(
-        "files", nargs="*", help="a session or architecture file to open"
+        "files", nargs="*", help="a session, an architecture file or a search's study folder to open"
     ).complete = shtab.FILE  # type: ignore[attr-defined]
     gui.set_defaults(func=cmd_gui)
 

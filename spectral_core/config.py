@@ -93,9 +93,8 @@ class TrainingConfig:
     histogram_bins: int = 60
     eigenvalue_penalty: str = "none"  # none, l1 or l2 on the trained λ_out
     eigenvalue_penalty_weight: float = 0.0
-    # XLA: True or False, or "auto": on where the engine trains the Constrained NN's cached view
-    # on a real-sized data set (its gathers and segment sums fuse: 2–3× faster epochs, for ~4 s
-    # of compiling), off otherwise (dense and Train Λ steps gain little; docs/BENCHMARKS.md).
+    # XLA: True or False, or "auto": as the model was compiled (build_model: without XLA). XLA
+    # gained nothing consistent end to end here (docs/BENCHMARKS.md), so it is opt-in.
     jit_compile: bool | str = "auto"
     # Batches per compiled call (Keras steps_per_execution); 0 picks it from the step's cost so a
     # call lasts about 20 ms (observers and stop/pause act between calls). 1 when

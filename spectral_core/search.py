@@ -887,16 +887,26 @@ def read_best(folder: str | Path) -> dict[str, Any] | None:
 def load_study_best(folder: str | Path) -> tuple[Architecture, TrainingConfig]:
     """The best trial's architecture and training settings from a search folder (no Optuna)."""
     path = Path(folder)
+    best_file = path / BEST_FILE
     data = read_best(path)
+    if data is None and best_file.is_file():
+        raise ExperimentError(
+            f"{best_file}: not a readable JSON object (damaged?); `spectral-lab search` "
+            "with the same --out rewrites it"
+        )
     if data is None:
         raise ExperimentError(
             f"{path}: no readable {BEST_FILE}; it is written when a search has a completed trial"
         )
-    try:
-        architecture = Architecture.from_dict(data["architecture"])
-        config = TrainingConfig.from_dict(data["config"])
-    except KeyError as error:
-        raise ExperimentError(f"{path / BEST_FILE}: {error.args[0]}: is missing") from None
+    values: list[Any] = []
+    for key, reader in (("architecture", Architecture.from_dict), ("config", TrainingConfig.from_dict)):
+        if key not in data:
+            raise ExperimentError(f"{best_file}: {key}: is missing")
+        try:
+            values.append(reader(data[key]))
+        except SpectralLabError as error:  # the field path inside best.json, e.g. config: epochs
+            raise ExperimentError(f"{best_file}: {key}: {error}") from None
+    architecture, config = values
     return architecture, config
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,34 @@ def run_hparams(architecture: Any, regime: str, config: Any) -> dict[str, bool |
     return {key: hparam_value(value) for key, value in values.items()}
 
 
+def run_log_dir(root: str | os.PathLike[str], run_name: str) -> Path:
+    """A new folder ``root/<run name>`` for one run's logs (``-2``, ``-3``… if taken), created.
+
+    Raises :class:`~spectral_core.files.WriteError` naming the TensorBoard log folder when it
+    cannot hold logs (a file, or not writable).
+    """
+    from spectral_core.files import WriteError
+
+    folder = Path(root).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise WriteError(f"TensorBoard log folder: {folder} is a file, not a folder")
+    stem = re.sub(r"[^\w.-]+", "-", run_name).strip("-.") or "run"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while True:
+            target = folder / (stem if number == 1 else f"{stem}-{number}")
+            try:
+                target.mkdir()
+                return target
+            except FileExistsError:
+                number += 1
+    except OSError as error:
+        raise WriteError(
+            f"TensorBoard log folder: cannot write to {folder}: {error.strerror or error}"
+        ) from None
+
+
 class TensorBoardObserver:
     """Writes a run's spectrum, weight histograms and (at the end) HParams to ``log_dir``.
 
@@ -82,10 +112,17 @@ class TensorBoardObserver:
             step = snapshot.epoch + 1 if snapshot.metrics else 0  # 0: before training
             with self._writer.as_default(step=step):
                 self._write_epoch(snapshot)
+            self._writer.flush()
         else:
             with self._writer.as_default(step=snapshot.epoch + 1):
                 self._write_end(snapshot)
-        self._writer.flush()
+            self.close()  # the run is over (a long-lived process such as the app goes on)
+
+    def close(self) -> None:
+        """Flush and close the event file (a later snapshot opens a new one)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _write_epoch(self, snapshot: Any) -> None:
         import tensorflow as tf

@@ -19,8 +19,8 @@ import numpy as np
 from spectral_core.config import ConfigError, TrainingConfig
 from spectral_core.data import Dataset
 from spectral_core.histograms import HistogramHistory, histogram
-from spectral_core.layers import MaskedDense, SpectralDense, dense_layers, effective_weights
-from spectral_core.projection import TrainingView, tensor_in_chunks, training_view
+from spectral_core.layers import SpectralDense, dense_layers, effective_weights
+from spectral_core.projection import tensor_in_chunks, training_view
 from spectral_core.retraction import folded_layers, has_telescopic
 
 logger = logging.getLogger(__name__)
@@ -330,25 +330,16 @@ def choose_steps_per_execution(model: keras.Model, config: TrainingConfig, batch
     return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
 
 
-# "auto" compiles the Constrained NN's cached view with XLA when an epoch has this many batches:
-# its gathers, segment sums and transposes fuse (epochs 2–3× faster on 784→2000→120→10, for
-# ~4 s of compiling once). Train Λ's and dense steps gained nothing consistent
-# (docs/BENCHMARKS.md), and small data sets (tests, quick looks) never repay the compile.
-XLA_AUTO_MIN_BATCHES = 100
-
-
-def choose_jit_compile(
-    config: TrainingConfig, view: TrainingView, batches_per_epoch: int, model_jit: bool = False
-) -> bool:
+def choose_jit_compile(config: TrainingConfig, model_jit: bool = False) -> bool:
     """Whether the training function is compiled with XLA (``config.jit_compile``, resolved).
 
-    "auto" keeps XLA where the model was compiled with it (``model_jit``).
+    "auto" follows the model's own compile setting (``model_jit``; ``build_model`` compiles
+    without XLA). XLA was measured on every regime and on the cached views: it sped the
+    Constrained NN's cached steps up 2×, but recompiled in the second epoch (6 s against
+    1.6 s) and gained nothing consistent end to end (docs/BENCHMARKS.md), so it is opt-in.
     """
     if config.jit_compile == "auto":
-        masked_view = view.cached and any(
-            isinstance(layer, MaskedDense) for layer in view.model.layers
-        )
-        return model_jit or (masked_view and batches_per_epoch >= XLA_AUTO_MIN_BATCHES)
+        return model_jit
     return bool(config.jit_compile)
 
 
@@ -404,7 +395,7 @@ def train(
     if view.note:
         logger.warning(view.note)
     steps = choose_steps_per_execution(view.model, config, batches)
-    jit = choose_jit_compile(config, view, batches, model.jit_compile is True)
+    jit = choose_jit_compile(config, model.jit_compile is True)
     compile_for_training(view.model, model, steps, jit)
     engine = _EngineCallback(config, list(observers), control, batches, telescopic, model)
     started = time.perf_counter()

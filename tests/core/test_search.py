@@ -212,6 +212,12 @@ def test_load_study_best_explains_a_folder_without_a_best_trial(tmp_path):
     (tmp_path / BEST_FILE).write_text(json.dumps({"architecture": TINY}))
     with pytest.raises(ValueError, match="config: is missing"):
         load_study_best(tmp_path)
+    (tmp_path / BEST_FILE).write_text(json.dumps({"architecture": TINY, "config": {"epochs": 0}}))
+    with pytest.raises(ValueError, match=r"best\.json: config: epochs"):
+        load_study_best(tmp_path)
+    (tmp_path / BEST_FILE).write_text('{"architecture": ')
+    with pytest.raises(ValueError, match=r"best\.json: not a readable JSON object"):
+        load_study_best(tmp_path)
 
 
 def test_the_shipped_mnist_study_file_is_valid(repo_root, tmp_path):

@@ -89,3 +89,17 @@ def test_a_sweep_with_tensorboard_logs_every_run(tmp_path, tiny_npz):
         assert "_hparams_/session_start_info" in events and "test/accuracy" in events
     spectral = [run for run in runs if "spectrum/layer_1/lambda_out_q050" in read_events(run)]
     assert len(spectral) == 1  # the lambda run has eigenvalues, direct-full has none
+
+
+def test_run_log_dir_gives_each_run_its_own_folder(tmp_path):
+    from spectral_core.files import WriteError
+    from spectral_core.tensorboard import run_log_dir
+
+    first = run_log_dir(tmp_path / "logs", "run 1")
+    assert first == tmp_path / "logs" / "run-1" and first.is_dir()
+    assert run_log_dir(tmp_path / "logs", "run 1") == tmp_path / "logs" / "run-1-2"
+    assert run_log_dir(tmp_path / "logs", "../..").name == "run"  # never outside the folder
+    taken = tmp_path / "a-file"
+    taken.write_text("x")
+    with pytest.raises(WriteError, match="TensorBoard log folder: .* is a file, not a folder"):
+        run_log_dir(taken, "run 1")
