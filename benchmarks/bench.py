@@ -980,15 +980,16 @@ non-uniform frozen λ_in) against a float64 numpy reference for outputs and grad
 
 Tried and measured on this machine (numbers in the rows above):
 
-- **XLA** (`jit_compile=True`): no consistent gain. With the cores quiet it made steps 0–22%
-  faster in absolute time (Dense gains most, as XLA fuses its Adamax update, so every ratio
-  gets worse, `lambda-phi` to about 1.2 of Dense); with other jobs on the cores it was 1.5–3×
-  slower for every model (08:50 UTC: Dense 1.52×, `lambda` 3.12×, `lambda+input` 3.60×); and
-  end to end (build, compile, one MNIST epoch through the engine, quiet cores) there was no
-  clear difference (3.1–4.7 s with XLA, 3.2–3.6 s without) because compiling costs seconds per
-  new model. The default stays `TrainingConfig.jit_compile = False`; `--jit-compile` opts in.
-  Compiling only the formed kernel's elementwise parts with XLA inside the plain graph did not
-  change the `lambda+input` step either (CPU-time ratio 0.88 vs 0.92, within noise).
+- **XLA** (`jit_compile=True`, opt-in; the default `"auto"` follows how the model was compiled,
+  and `build_model` compiles without it). On the plain models: no consistent gain (steps 0–22%
+  faster with the cores quiet, Dense gaining most as XLA fuses its Adamax update; 1.5–3× slower
+  with other jobs on the cores; ~4 s of compiling per new model). On the Constrained NN's
+  cached view (below) its gathers, segment sums and transposes fuse and a step took 5.8 ms of
+  CPU instead of 13.5, and 784→2000→120→10 epochs ran in 1.3–1.7 s instead of 2.9–4.3; but on
+  784→800→120→10 the second epoch recompiled (6.0 s against 1.6 s without XLA; the third took
+  1.3 s), and with XLA on by default this benchmark measured that regime at 1.39 of
+  `direct-full` per epoch. So XLA stays opt-in (`--jit-compile on`) until the recompilation is
+  understood.
 - **oneDNN**: this TensorFlow turns it on by default on this CPU (AVX-512; the log line
   "oneDNN custom operations are on" is that default). On vs off is in the Settings rows (each
   setting needs its own process): on was faster or level in most runs, and fresh processes
@@ -1025,6 +1026,50 @@ Why some targets are hard on this machine:
   about 30 ms per epoch end for 784→800→10), i.e. under 0.05 of a Dense epoch.
 - The CPU-time ratios in the notes (this process's CPU seconds per step) are the steadier
   measure of the work each formulation does.
+
+## The user's path: what an epoch costs (issue 12)
+
+What the engine does now, beyond the layer formulations above:
+
+- **Cached first-layer projection** (`spectral_core/projection.py`). Where the first layer's
+  product with the input never changes in training — Train Λ's x φ (φ and a uniform λ_in frozen,
+  the paper's λ_in = 1 not trained) and the Constrained NN's x K₀ — the engine projects the
+  whole data set once (one forward pass of the first layer, reported inside the first epoch)
+  and trains a view: a Keras model whose input is the projection and whose layers are the
+  model's own layer objects, so every variable is shared and nothing is copied. The first layer
+  becomes elementwise, y = (x φ) ⊙ (λ_in − λ_out), or x K₀ plus the sparse correction on the
+  trained entries. `tests/core/test_projection_cache.py` checks losses, validation metrics and
+  weights after three shuffled epochs with a validation split against the uncached model
+  (float32 tolerance), and that the view's variables are the model's. The cache takes
+  N × N2 × 4 bytes (432 MB for 54,000 images at N2 = 2000); above
+  `TrainingConfig.projection_cache_mb` (1024 by default) the engine trains uncached and logs why.
+- **Several batches per compiled call** (Keras `steps_per_execution`), chosen so one call is about
+  1 GFLOP (~10–30 ms here): observers still get batch-level metrics at their 10 Hz, and stop,
+  pause and divergence checks act between calls (a divergence message names the call's batches).
+  `snapshot_interval = 0` (an observer that wants every batch) keeps one batch per call.
+
+What is left in a step (profiled with CPU-time ablations, 784→800→120→10, batch 300):
+
+- Train Λ's cached step does two products of the second layer (forward, and ∂h = (∂y ⊙ g) φᵀ
+  for the first layer's eigenvalues) and none of the 784-wide first layer: 116 MFLOP against
+  Dense's ~930. It measured 4–6 ms of CPU per step against Dense's 14–20 ms: about 3 ms of
+  every step is fixed cost (the batch gather from the cached tensor, loss and metrics, the
+  Adamax update, the compiled loop), the same for every regime. At N2 = 2000 the products alone
+  are 0.125 of Dense's; with the fixed cost the epoch lands near 0.24, above the 0.15 target.
+- The Constrained NN's correction (gather k columns, multiply, segment-sum into the columns, two
+  transposes) cost 3 ms of CPU per step at k = 920 in isolation: as much as a dense product of
+  the layer. A sparse-dense matmul formulation took 1.8 ms in isolation but changed the step by
+  less than the noise, and XLA cannot compile it; XLA fusing the correction is what pays
+  (above).
+- Nothing the step recomputes could usefully be kept: the gather of K₀ at the trained entries
+  (k values) and the `cond` on λ_in's uniformity (N_in comparisons) are each microseconds, and
+  keeping them would break exactness when a user assigns λ_in or K₀ between runs.
+- Elementwise work: TensorFlow's Eigen kernels split an elementwise op over both cores above
+  their cost threshold (a 300 × 800 multiply qualifies); the CPU-time ratios beside the wall
+  ratios in the rows show how many cores a step kept busy.
+- Per epoch, the observers' epoch snapshot (effective-weight histograms of every layer, the
+  histogram history, the retracted model's kernels) costs ~120 ms at N2 = 2000 for every
+  regime; it is ~10 % of a cached Train Λ epoch there.
 
 GUI responsiveness (what was found and fixed):
 
