@@ -92,6 +92,12 @@ def continue_from_menu(qtbot, window: MainWindow) -> LabRun:
     with qtbot.waitSignal(window.runFinished, timeout=120_000):
         window.continue_training_action.trigger()
         assert window.is_training, window.message_bar.text()
+        # Live, the parent's epochs are drawn at once and the x axis spans them and the new ones.
+        parent = window.state.run_named(window.worker.plan.continued_from)
+        lineage = window.metrics_panel.lineage_curves["epoch_loss"]
+        assert curve_x(lineage)[-1] == parent.record.last_epoch
+        x_range = window.metrics_panel.loss_plot.getViewBox().viewRange()[0]
+        assert x_range[1] >= parent.record.last_epoch + window.worker.plan.config.epochs
     qtbot.waitUntil(lambda: not window.is_training, timeout=30_000)
     return window.current_entry()
 
