@@ -6,9 +6,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: run test bench screenshots lint clean
 
+# setuptools 77+ and wheel: the build backend pyproject.toml names (PEP 639 license fields), for
+# offline wheel builds without build isolation (tests/core/test_packaging.py).
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "setuptools>=77" wheel
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -e .
