@@ -98,3 +98,28 @@ def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Non
     """Let ``writer`` fill a temporary file, then move it over ``path``."""
     with atomic_path(path) as temp:
         writer(temp)
+
+
+def read_json_file(path: str | os.PathLike[str], max_bytes: int) -> object:
+    """The JSON document in ``path``, read as UTF-8 and at most ``max_bytes`` long.
+
+    Raises ``ValueError`` with a message naming the file (too large, unreadable, not UTF-8, or
+    not JSON with the line and column); callers re-raise it as their own error class.
+    """
+    import json
+
+    file = Path(path)
+    try:
+        if file.stat().st_size > max_bytes:
+            raise ValueError(f"{file} is larger than {max_bytes} bytes")
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read {file}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{file} is not a UTF-8 text file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{file}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None

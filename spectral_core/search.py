@@ -64,7 +64,7 @@ from spectral_core.experiments import (
     run_inline,
     settings_tuple,
 )
-from spectral_core.files import atomic_write_text
+from spectral_core.files import atomic_write_text, read_json_file
 from spectral_core.regimes import parameter_counts
 from spectral_core.sweep import SETTING_FIELDS, SweepError, parse_sweep
 
@@ -438,19 +438,9 @@ def load_study(path: str | Path) -> Study:
     """Read and validate a study file (paths inside it are relative to the file)."""
     file = Path(path)
     try:
-        if file.stat().st_size > MAX_STUDY_BYTES:
-            raise StudyError("", f"{file} is larger than {MAX_STUDY_BYTES} bytes")
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise StudyError("", f"cannot read {file}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise StudyError("", f"{file} is not a UTF-8 text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise StudyError(
-            "", f"{file}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
+        data = read_json_file(file, MAX_STUDY_BYTES)
+    except ValueError as error:
+        raise StudyError("", str(error)) from None
     try:
         return parse_study(data, file.parent)
     except StudyError as error:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ from spectral_core.experiments import (
     runs_csv,
     settings_tuple,
 )
-from spectral_core.files import atomic_write_text
+from spectral_core.files import atomic_write_text, read_json_file
 from spectral_core.regimes import REGIMES
 
 TOP_LEVEL = (
@@ -241,19 +240,9 @@ def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; every error names the file and the field."""
     file = Path(path)
     try:
-        if file.stat().st_size > MAX_SWEEP_BYTES:
-            raise SweepError("", f"{file} is larger than {MAX_SWEEP_BYTES} bytes")
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SweepError("", f"cannot read {file}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise SweepError("", f"{file} is not a UTF-8 text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SweepError(
-            "", f"{file}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from None
+        data = read_json_file(file, MAX_SWEEP_BYTES)
+    except ValueError as error:
+        raise SweepError("", str(error)) from None
     try:
         return parse_sweep(data, file.parent)
     except SweepError as error:
