@@ -177,13 +177,14 @@ def test_peak_memory_of_a_child_is_its_own_not_its_parents():
     assert parent_ballast.sum() > 0
 
 
-def test_help_names_no_path_of_any_machine(capsys):
+def test_help_names_no_path_of_any_machine(capsys, repo_root):
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0
     text = capsys.readouterr().out
     assert "--dataset" in text and "~/.keras" in text
-    assert "/work/" not in text and str(Path.home()) not in text
+    # The folder this checkout sits in (where shared data lives beside it) is this machine's.
+    assert str(repo_root.parent) + "/" not in text and str(Path.home()) not in text
 
 
 def test_no_source_file_holds_an_absolute_path_of_this_machine(repo_root):
@@ -192,5 +193,6 @@ def test_no_source_file_holds_an_absolute_path_of_this_machine(repo_root):
         for folder in ("spectral_core", "app", "benchmarks", "resources")
         for path in (repo_root / folder).rglob("*.py")
     ]
-    offenders = [str(path) for path in sources if "/work/shared" in path.read_text()]
+    machine_folder = str(repo_root.parent) + "/"  # where this checkout and shared/ sit
+    offenders = [str(path) for path in sources if machine_folder in path.read_text()]
     assert sources and not offenders
