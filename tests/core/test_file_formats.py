@@ -13,7 +13,7 @@ from spectral_core import formats
 from spectral_core.architecture import Architecture, ArchitectureError, LayerSpec
 from spectral_core.cli import build_parser, config_from_args, main
 from spectral_core.config import LIMITS, ConfigError, TrainingConfig
-from spectral_core.sweep import EXAMPLE, SETTING_FIELDS, TOP_LEVEL, SweepError, parse_sweep
+from spectral_core.sweep import EXAMPLE, FIELDS, SETTING_FIELDS, SweepError, parse_sweep
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -75,6 +75,8 @@ def test_an_unknown_field_anywhere_in_a_sweep_is_refused_with_its_path():
         ({**example, "grid": {"learnig_rate": [0.1]}}, "grid.learnig_rate"),
         ({**example, "architectures": [{"input_units": 784, "layers": [], "widths": 3}]},
          "architectures[0].widths"),
+        ({**example, "architectures": [{"input_units": 784, "layers": [{"units": 3, "unit": 3}]}]},
+         "architectures[0].layers[0].unit"),
     ]:
         with pytest.raises(SweepError) as raised:
             parse_sweep(broken)
@@ -86,7 +88,8 @@ def test_the_declared_formats_match_the_values_they_describe():
         Architecture("a", 4, (LayerSpec(2, "softmax"),)).to_dict()
     )
     assert set(formats.LayerFormat.model_fields) == {f.name for f in dataclasses.fields(LayerSpec)}
-    assert set(formats.SweepFormat.model_fields) == set(TOP_LEVEL)
+    # The sweep --help lists every field of a sweep file.
+    assert [line.split()[0] for line in FIELDS.splitlines()] == list(formats.SweepFormat.model_fields)
     settings = formats.SweepFormat.model_fields["settings"].annotation
     assert set(settings.model_fields) == set(SETTING_FIELDS)
     assert set(formats.training_settings_model().model_fields) == {
