@@ -125,6 +125,41 @@ def test_the_schemas_accept_the_shipped_files_and_refuse_unknown_keys(repo_root:
     assert not sweep.is_valid({**json.loads(EXAMPLE), "settings": {"epohcs": 3}})
 
 
+def test_the_session_schema_accepts_a_saved_session_and_refuses_unknown_keys():
+    from spectral_core.record import RunRecord
+    from spectral_core.session import Session, session_to_json
+
+    architecture = Architecture("a", 4, (LayerSpec(2, "softmax"),))
+    run = RunRecord("r", architecture, "lambda", TrainingConfig(), "mnist", [{"loss": 1.0}])
+    document = session_to_json(Session(architecture, "lambda", TrainingConfig(), "mnist", [run]))
+    validator = jsonschema.Draft202012Validator(formats.json_schemas()["session.schema.json"])
+    validator.validate(json.loads(json.dumps(document)))
+    document["runs"][0]["analysis"]["histograms"] = {"layer_1": {"counts": "a.npy", "edge": "b.npy"}}
+    assert not validator.is_valid(document)
+    with pytest.raises(formats.FormatErrors) as raised:
+        formats.parse(formats.SessionFormat, document, "session")
+    assert [str(problem) for problem in raised.value.problems] == [
+        "runs[0].analysis.histograms.layer_1.edge: unknown field; allowed fields are counts, edges",
+        "runs[0].analysis.histograms.layer_1.edges: is required",
+    ]
+
+
+def test_every_problem_is_listed_misspelt_keys_first():
+    with pytest.raises(formats.FormatErrors) as raised:
+        formats.parse(
+            formats.ArchitectureFormat,
+            {"input_unit": 4, "layers": [{"units": 2, "activation": "softmax"}, {"units": 0}]},
+            "architecture",
+        )
+    assert [str(problem) for problem in raised.value.problems] == [
+        "input_unit: unknown field; allowed fields are name, input_units, layers, "
+        "train_input_eigenvalues",
+        "input_units: is required",
+        "layers[0].activation: softmax is allowed only on the last layer",
+        "layers[1].units: must be an integer from 1 to 100000, got 0",
+    ]
+
+
 def parse_train(*argv: str):
     return build_parser().parse_args(["train", "perceptron", "--out", "x", *argv])
 
