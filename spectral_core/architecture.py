@@ -56,8 +56,7 @@ class LayerSpec:
         except FormatErrors as errors:
             problem = errors.first
             raise ArchitectureError(
-                f"{path}.{problem.path}" if problem.path else path,
-                problem.message.replace("the layer must be a JSON object", "must be an object"),
+                f"{path}.{problem.path}" if problem.path else path, problem.message
             ) from None
         return cls(units=layer.units, activation=layer.activation, telescopic=layer.telescopic)
 

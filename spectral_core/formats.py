@@ -132,7 +132,27 @@ def _explain_one(detail: Any, model: type[BaseModel], what: str) -> FormatProble
         return FormatProblem(path, "is required")
     if annotation is None:
         return FormatProblem(path, detail["msg"])
+    counted = _count_text(annotation, metadata)
+    if kind in ("too_short", "too_long") and counted and isinstance(given, list):
+        return FormatProblem(path, f"{counted}, got {len(given)}")
     return FormatProblem(path, f"{allowed_text(annotation, metadata)}, got {_shown(kind, given)}")
+
+
+def _count_text(annotation: Any, metadata: list[Any]) -> str:
+    """``must hold 1 to 64 layers`` for a list of titled objects (layers, runs), else ''."""
+    bare, metadata, _ = _peel(annotation, metadata)
+    if typing.get_origin(bare) is not list:
+        return ""
+    item, _, _ = _peel(typing.get_args(bare)[0], [])
+    title = item.model_config.get("title") if _is_model(item) else None
+    limits = _bounds(metadata)
+    low, high = limits.get("min_length", 0), limits.get("max_length")
+    if not title or (not low and high is None):
+        return ""
+    count = f"{low} to {high}" if low and high is not None else (
+        f"at least {low}" if low else f"at most {high}"
+    )
+    return f"must hold {count} {title}s"
 
 
 def _shown(kind: str, given: Any) -> str:
@@ -418,8 +438,7 @@ def _rule(location: tuple[Any, ...], given: Any, message: str) -> dict[str, Any]
 def _reraisable(detail: Any) -> dict[str, Any]:
     if detail["type"] == RULE:
         return _rule(detail["loc"], detail.get("input"), detail["msg"])
-    kept = {key: detail[key] for key in ("type", "loc", "input", "ctx") if key in detail}
-    return kept
+    return {key: detail[key] for key in ("type", "loc", "input", "ctx") if key in detail}
 
 
 class LayerFormat(BaseModel):

@@ -68,7 +68,7 @@ BAD_FIELDS = [
         "must be one of linear, relu, tanh, sigmoid, softmax, got 'rleu'",
     ),
     ({**DOCUMENTED, "input_units": -3}, "input_units", "from 1 to 100000, got -3"),
-    ({**DOCUMENTED, "layers": []}, "layers", "must be a non-empty list of at most 64 layer objects, got an empty list"),
+    ({**DOCUMENTED, "layers": []}, "layers", "must hold 1 to 64 layers, got 0"),
     ({**DOCUMENTED, "layers": {"units": 3}}, "layers", "must be a non-empty list of at most 64 layer"),
     ({**DOCUMENTED, "layers": [5]}, "layers[0]", "must be an object"),
     ({**DOCUMENTED, "train_input_eigenvalues": 1}, "train_input_eigenvalues", "true or false"),
