@@ -178,6 +178,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     dataset = load_dataset(args.dataset)
+    # The record names where its data comes from; a path is made absolute so the run folder's
+    # run.spectral reopens from anywhere.
+    source = str(Path(args.dataset).resolve()) if Path(args.dataset).exists() else args.dataset
     if args.limit:
         dataset = dataset.subset(args.limit, min(len(dataset.y_test), max(args.limit // 5, 1)))
     # Imported only now: they load TensorFlow (seconds), so bad inputs above fail fast.
@@ -204,21 +207,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             outcome = continue_run(
                 args.from_run, args.regime, dataset, config, out=args.out,
-                observers=[progress, *observers], callbacks=callbacks,
+                observers=[progress, *observers], callbacks=callbacks, dataset_source=source,
             )
         else:
             outcome = run_training(
                 architecture, args.regime, dataset, config, out=args.out,
-                observers=[progress, *observers], callbacks=callbacks,
+                observers=[progress, *observers], callbacks=callbacks, dataset_source=source,
             )
-    summary = outcome.summary
-    print(
-        f"{args.regime}: test accuracy {summary['test_accuracy']:.4f} "
-        f"(compact {summary['test_accuracy_compact']:.4f}, max |Δ| "
-        f"{summary['max_abs_output_difference']:.2e}); {outcome.result.message}"
-    )
-    print(f"wrote {args.out}/metrics.csv, full.keras, compact.keras, summary.json")
-    return 1 if outcome.result.diverged else 0
+    record = outcome.record
+    compact = ""
+    if record.report is not None:
+        compact = (
+            f" (compact {record.report.accuracy_after:.4f}, max |Δ| "
+            f"{record.report.max_abs_difference:.2e})"
+        )
+    print(f"{args.regime}: test accuracy {record.test_accuracy:.4f}{compact}; {record.ended}")
+    print(f"wrote {args.out}/run.spectral, metrics.csv, full.keras, compact.keras, summary.json")
+    return 1 if record.diverged else 0
 
 
 def cmd_gui(args: argparse.Namespace) -> int:

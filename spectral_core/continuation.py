@@ -13,7 +13,6 @@ module builds computes the same function as the trained one at step 0 (float32 r
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +25,7 @@ from spectral_core.architecture import Architecture
 from spectral_core.build import build_model, loss_for, make_optimizer
 from spectral_core.errors import SpectralLabError
 from spectral_core.layers import MaskedDense, SpectralDense, dense_layers, effective_weights
+from spectral_core.record import RunRecord
 from spectral_core.regimes import check_regime, default_learning_rate
 
 # Which regimes a run of each regime can continue in.
@@ -148,25 +148,18 @@ class ContinuationError(SpectralLabError):
     """A run folder cannot be continued; the message names the file or field."""
 
 
-def read_run_folder(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], keras.Model]:
-    """The ``summary.json`` and the trained ``full.keras`` of a run folder (safe mode)."""
+def read_run_folder(folder: str | os.PathLike[str]) -> tuple[RunRecord, keras.Model]:
+    """The record (:func:`spectral_core.runs.read_run_record`) and the trained ``full.keras``
+    (safe mode) of a run folder."""
     from spectral_core.export import load_model
+    from spectral_core.runs import RunFolderError, read_run_record
 
     path = Path(folder)
-    summary_path = path / "summary.json"
-    if not summary_path.is_file():
-        raise ContinuationError(
-            f"--from: {path} is not a run folder (no summary.json); give a folder that "
-            "`spectral-lab train --out` wrote"
-        )
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ContinuationError(f"{summary_path}: unreadable ({error})") from None
-    for key in ("regime", "architecture", "epochs_completed"):
-        if not isinstance(summary, dict) or key not in summary:
-            raise ContinuationError(f"{summary_path}: {key}: missing")
-    return summary, load_model(path / "full.keras")
+        record = read_run_record(path)
+    except RunFolderError as error:
+        raise ContinuationError(f"--from: {error}") from None
+    return record, load_model(path / "full.keras")
 
 
 def continue_run(
@@ -178,34 +171,29 @@ def continue_run(
     observers: Iterable[Any] = (),
     control: Any = None,
     callbacks: Iterable[keras.callbacks.Callback] = (),
+    *,
+    dataset_source: str | None = None,
 ) -> Any:
     """Train the run in ``folder`` for ``config.epochs`` more epochs as ``to_regime``.
 
     The new run starts from the folder's trained weights (:func:`continue_model`), numbers its
-    epochs on from the earlier run's, and records where it came from in its summary
+    epochs on from the earlier run's last one, and its record names the folder it continued
     (``continued_from``). Returns the :class:`spectral_core.runs.RunOutcome`.
     """
     from spectral_core.runs import run_training
 
-    summary, model = read_run_folder(folder)
-    architecture = Architecture.from_dict(summary["architecture"])
-    from_regime = summary["regime"]
-    allowed = continuation_regimes(from_regime)
+    record, model = read_run_folder(folder)
+    allowed = continuation_regimes(record.regime)
     if to_regime not in allowed:
         raise ContinuationError(
-            f"--regime: a {from_regime} run continues as {', '.join(allowed)}, got {to_regime!r}"
+            f"--regime: a {record.regime} run continues as {', '.join(allowed)}, got {to_regime!r}"
         )
     config = config.validate()
-    continued = continue_model_with_config(model, architecture, from_regime, to_regime, config)
-    earlier = summary.get("continued_from") or {}
-    done = int(earlier.get("epochs_completed", 0)) + int(summary["epochs_completed"])
-    origin = {
-        "folder": str(Path(folder).resolve()),
-        "regime": from_regime,
-        "epochs_completed": done,
-        "test_accuracy": summary.get("test_accuracy"),
-    }
+    continued = continue_model_with_config(
+        model, record.architecture, record.regime, to_regime, config
+    )
+    origin = {"folder": str(Path(folder).resolve()), "epochs_completed": record.last_epoch}
     return run_training(
-        architecture, to_regime, dataset, config, out, observers, control, callbacks,
-        model=continued, continued_from=origin,
+        record.architecture, to_regime, dataset, config, out, observers, control, callbacks,
+        model=continued, continued_from=origin, dataset_source=dataset_source,
     )

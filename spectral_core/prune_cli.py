@@ -9,7 +9,6 @@ the command runs, so ``spectral-lab --help`` stays quick.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -47,24 +46,23 @@ def parse_percentiles(text: str) -> list[float]:
 
 
 def load_source(source: str) -> tuple[Any, Any]:
-    """(model, architecture) from a run folder (full.keras + summary.json) or a .keras file."""
-    from spectral_core.architecture import Architecture
+    """(model, architecture) from a run folder (full.keras + its record) or a .keras file."""
     from spectral_core.cli import CommandError
     from spectral_core.export import load_model
     from spectral_core.pruning import architecture_of, check_architecture
+    from spectral_core.runs import RUN_RECORD_FILE, SUMMARY_FILE, RunFolderError, read_run_record
 
     path = Path(source)
     if path.is_dir():
-        model_file, summary_file = path / "full.keras", path / "summary.json"
+        model_file = path / "full.keras"
         if not model_file.is_file():
             raise CommandError(f"{path}: not a run folder (no full.keras in it)")
         model = load_model(model_file, compile=False)
-        if summary_file.is_file():
+        if (path / RUN_RECORD_FILE).is_file() or (path / SUMMARY_FILE).is_file():
             try:
-                summary = json.loads(summary_file.read_text(encoding="utf-8"))
-                architecture = Architecture.from_dict(summary["architecture"])
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise CommandError(f"{summary_file}: unreadable run summary ({error})") from None
+                architecture = read_run_record(path).architecture
+            except RunFolderError as error:
+                raise CommandError(f"unreadable run record: {error}") from None
         else:
             architecture = architecture_of(model)
         check_architecture(model, architecture)
@@ -105,7 +103,7 @@ def cmd_prune_curve(args: argparse.Namespace) -> int:
             outcome = run_training(
                 architecture, args.regime, dataset, config, out=out / "run", observers=[progress]
             )
-        print(f"trained {args.regime}: test accuracy {outcome.result.test_accuracy:.4f} "
+        print(f"trained {args.regime}: test accuracy {outcome.record.test_accuracy:.4f} "
               f"(run folder {out / 'run'})")
         model = outcome.model
         if args.train_baseline:
@@ -115,7 +113,7 @@ def cmd_prune_curve(args: argparse.Namespace) -> int:
                     observers=[progress],
                 )
             print(f"trained direct-full baseline: test accuracy "
-                  f"{baseline.result.test_accuracy:.4f} (run folder {out / 'baseline_run'})")
+                  f"{baseline.record.test_accuracy:.4f} (run folder {out / 'baseline_run'})")
             baselines[BASELINE_COLUMN] = (baseline.model, architecture, "connectivity")
     else:
         if args.train_baseline:

@@ -191,3 +191,26 @@ class RunRecorder:
             record.histogram_history = dict(last.histogram_history)
             record.compact_histograms = dict(last.compact_histograms)
         return record
+
+
+def record_results(record: RunRecord) -> dict[str, Any]:
+    """What a run achieved, as flat JSON values: the columns a run folder's ``summary.json``
+    and a sweep's ``runs.jsonl`` share (NaN where the run has no value; the compact model's
+    numbers come from the retraction report)."""
+    from spectral_core.regimes import parameter_counts
+
+    counts = parameter_counts(record.architecture, record.regime)
+    report = record.report
+    final = record.history[-1] if record.history else {}
+    return {
+        "trainable_parameters": counts.trainable,
+        "total_parameters": counts.total,
+        "compact_parameters": report.total_after if report else None,
+        "test_accuracy": record.test_accuracy,
+        "test_accuracy_compact": report.accuracy_after if report else math.nan,
+        "test_loss": record.test_loss,
+        "train_accuracy": final.get("accuracy", math.nan),
+        "epochs_completed": len(record.history),
+        "diverged": record.diverged,
+        "ended": record.ended,
+    }

@@ -37,13 +37,11 @@ import io
 import json
 import math
 import re
-import socket
 import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +60,15 @@ from spectral_core.experiments import (
     load_source,
     make_executor,
     run_inline,
+    run_row,
     settings_tuple,
 )
 from spectral_core.files import atomic_write_text, read_json_file
-from spectral_core.regimes import parameter_counts
 from spectral_core.sweep import SETTING_FIELDS, SweepError, parse_sweep
 
 STUDY_NAME = "spectral-lab"
+# Columns of a sweep's row that a trial leaves out: it never looks at the test set.
+TRIAL_UNSEEN_COLUMNS = ("test_images", "test_accuracy", "test_accuracy_compact", "test_loss", "ended")
 STUDY_DB = "study.db"
 BEST_FILE = "best.json"
 BEST_CONFIG = "best_config.json"
@@ -525,26 +525,16 @@ def run_trial(trial: Any, study: Study) -> float:
     pruning = PruningObserver(trial, control)
     started = time.perf_counter()
     outcome = run_training(spec.architecture, spec.regime, blind, config, observers=[pruning],
-                           control=control)
-    history = outcome.result.history
-    counts = parameter_counts(spec.architecture, spec.regime)
+                           control=control, name=spec.run_id, dataset_source=study.data.source)
+    history = outcome.record.history
     value = history[-1]["val_accuracy"] if history else 0.0
+    # The sweep's row of the run's record, less what a trial has no test set for (its "test
+    # set" above is the validation split).
+    row = run_row(spec, outcome.record, blind, time.perf_counter() - started)
     record = {
-        **spec.describe(),
+        **{key: item for key, item in row.items() if key not in TRIAL_UNSEEN_COLUMNS},
         "val_accuracy": value,
         "pruned_at_epoch": None if pruning.pruned_at is None else pruning.pruned_at + 1,
-        "dataset": full.name,
-        "train_images": int(len(full.y_train)),
-        "trainable_parameters": counts.trainable,
-        "total_parameters": counts.total,
-        "compact_parameters": outcome.retraction.total_after,
-        "train_accuracy": history[-1]["accuracy"] if history else None,
-        "epochs_completed": outcome.result.epochs_completed,
-        "diverged": outcome.result.diverged,
-        "train_seconds": outcome.result.seconds,
-        "seconds": time.perf_counter() - started,
-        "host": socket.gethostname(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     trial.set_user_attr("record", _plain(record))
     if pruning.pruned_at is not None:
@@ -611,7 +601,7 @@ def evaluate_best(spec: RunSpec, data: DataSource, save_to: str) -> dict[str, An
             last["val_accuracy"] = snapshot.metrics.get("val_accuracy", math.nan)
 
     result = execute_run(spec, data, False, save_to, [observe])
-    return {**result.record, "val_accuracy": last.get("val_accuracy")}
+    return {**result.row, "val_accuracy": last.get("val_accuracy")}
 
 
 # -- the search ------------------------------------------------------------------------------

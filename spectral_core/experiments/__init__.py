@@ -9,8 +9,11 @@ local worker processes, or a Dask cluster. Every run goes through
 TensorFlow is imported only inside the functions that train, so ``spectral-lab --help`` and the
 report code stay quick.
 
-One module a job: :mod:`.specs` (what a run is), :mod:`.execution` (running one),
-:mod:`.runlog` (the folder's log, lock and manifest), :mod:`.executors` (where runs execute),
+Every run executes into its :class:`~spectral_core.record.RunRecord`; its ``runs.jsonl`` line is
+derived from that record by :func:`run_row` alone, and ``runs.csv`` flattens those lines.
+
+One module a job: :mod:`.specs` (the plan of a run), :mod:`.execution` (running one into its
+record, and its log row), :mod:`.runlog` (the folder's log, lock and manifest), :mod:`.executors` (where runs execute),
 :mod:`.grid` (running a grid, resumably), :mod:`.paper` (the paper's plans and values),
 :mod:`.tables` and :mod:`.plots` (reports), :mod:`.reproduce` (the command).
 """
@@ -21,6 +24,7 @@ from spectral_core.experiments.execution import (  # noqa: F401
     RunResult,
     execute_run,
     load_source,
+    run_row,
     worker_init,
 )
 from spectral_core.experiments.executors import (  # noqa: F401
@@ -149,6 +153,7 @@ __all__ = [
     "reproduce_command",
     "run_grid",
     "run_inline",
+    "run_row",
     "runs_csv",
     "settings_tuple",
     "size_label",

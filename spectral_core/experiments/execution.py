@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from spectral_core.experiments.specs import DataSource, RunSpec
+from spectral_core.record import RunRecord, record_results
 
 _DATASETS: dict[DataSource, Any] = {}
 
@@ -50,10 +51,52 @@ def worker_init(data: DataSource | None = None) -> None:
 
 @dataclass
 class RunResult:
-    """What a worker sends back: the JSON record and, when asked, the compact kernels."""
+    """What a worker sends back: the run's record, its ``runs.jsonl`` row (:func:`run_row` of
+    that record) and, when asked, the compact model's kernels."""
 
-    record: dict[str, Any]
+    record: RunRecord
+    row: dict[str, Any]
     kernels: list[np.ndarray] = field(default_factory=list)
+
+
+def run_row(
+    spec: RunSpec,
+    record: RunRecord,
+    dataset: Any,
+    seconds: float,
+    host: str | None = None,
+    finished_at: str | None = None,
+) -> dict[str, Any]:
+    """A finished run's line in ``runs.jsonl`` (``runs.csv`` flattens it): derived from its
+    ``record``, with the plan's id and labels (``spec``), the size of the data it ran on
+    (``dataset``, a :class:`~spectral_core.data.Dataset`) and where and how long it ran
+    (``seconds``: build, train, retract and compare; ``host`` and ``finished_at`` default to
+    this machine and now). Strict JSON: NaN becomes null.
+    """
+    architecture = record.architecture
+    layers = architecture.layers
+    row = {
+        "run_id": spec.run_id,
+        "family": spec.family,
+        "size": spec.size,
+        "settings": dict(spec.settings),
+        "architecture": architecture.name,
+        "widths": "-".join(str(width) for width in architecture.widths),
+        "hidden": layers[0].units if len(layers) > 1 else None,  # N2
+        "regime": record.regime,
+        "seed": record.config.seed,
+        "dataset": dataset.name,
+        "train_images": int(len(dataset.y_train)),
+        "test_images": int(len(dataset.y_test)),
+        **record_results(record),
+        "train_seconds": record.seconds,
+        "seconds": seconds,
+        "host": host if host is not None else socket.gethostname(),
+        "finished_at": finished_at
+        if finished_at is not None
+        else datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return _json_safe(row)
 
 
 def execute_run(
@@ -63,43 +106,23 @@ def execute_run(
     save_to: str | None = None,
     observers: Sequence[Callable[[Any], None]] = (),
 ) -> RunResult:
-    """Train one run (build, train, retract through ``run_training``) and describe it."""
+    """Train one run (build, train, retract through ``run_training``) into its record."""
     from spectral_core.layers import dense_layers, effective_weights
     from spectral_core.runs import run_training
 
     dataset = load_source(data)
-    config = spec.config()
-    config.snapshot_interval = 1e9  # observers here only follow epochs: no batch snapshots
+    plan = spec.plan(data.source)
+    plan.config.snapshot_interval = 1e9  # observers here only follow epochs: no batch snapshots
     started = time.perf_counter()
     outcome = run_training(
-        spec.architecture, spec.regime, dataset, config, out=save_to, observers=observers
+        plan.architecture, plan.regime, dataset, plan.config, out=save_to, observers=observers,
+        name=plan.name, dataset_source=plan.dataset,
     )
-    summary = outcome.summary
-    final = outcome.result.history[-1] if outcome.result.history else {}
-    record = {
-        **spec.describe(),
-        "dataset": dataset.name,
-        "train_images": int(len(dataset.y_train)),
-        "test_images": int(len(dataset.y_test)),
-        "trainable_parameters": summary["trainable_parameters"],
-        "total_parameters": summary["total_parameters"],
-        "compact_parameters": summary["compact_parameters"],
-        "test_accuracy": summary["test_accuracy"],
-        "test_accuracy_compact": summary["test_accuracy_compact"],
-        "test_loss": summary["test_loss"],
-        "train_accuracy": final.get("accuracy", math.nan),
-        "epochs_completed": summary["epochs_completed"],
-        "diverged": summary["diverged"],
-        "ended": summary["ended"],
-        "train_seconds": summary["seconds"],
-        "seconds": time.perf_counter() - started,
-        "host": socket.gethostname(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    row = run_row(spec, outcome.record, dataset, time.perf_counter() - started)
     kernels = []
     if keep_weights:
         kernels = [effective_weights(layer)[0].astype(np.float32) for layer in dense_layers(outcome.compact)]
-    return RunResult(_json_safe(record), kernels)
+    return RunResult(outcome.record, row, kernels)
 
 
 def _json_safe(value: Any) -> Any:

@@ -20,7 +20,8 @@ from spectral_core.files import atomic_path
 
 @dataclass
 class GridOutcome:
-    """How a grid ended: the records of every planned run that has one, and what failed."""
+    """How a grid ended: the log rows (``runs.jsonl``) of every planned run that has one, by
+    run id, and what failed."""
 
     records: dict[str, dict[str, Any]]
     ran: int
@@ -141,7 +142,7 @@ def run_grid(
                         progress.finish(spec)
                         continue
                     _store(folder, log, result)
-                    records[spec.run_id] = result.record
+                    records[spec.run_id] = result.row
                     ran += 1
                     progress.finish(spec)
         finally:
@@ -175,11 +176,11 @@ def _store(folder: Path, log: RunLog, result: RunResult) -> None:
     if result.kernels:
         weights = folder / "weights"
         weights.mkdir(exist_ok=True)
-        target = weights / f"{result.record['run_id']}.npz"
+        target = weights / f"{result.row['run_id']}.npz"
         with atomic_path(target) as temporary:
             with open(temporary, "wb") as handle:
                 np.savez(handle, *result.kernels)
-    log.append(result.record)
+    log.append(result.row)
 
 
 def load_kernels(folder: str | os.PathLike[str], run_id: str) -> list[np.ndarray]:

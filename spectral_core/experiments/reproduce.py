@@ -107,7 +107,7 @@ def write_report(
                       f"![{family}]({name})", ""]
     if outcome.failures:
         parts += ["## Failed runs (rerun the same command to retry them)", ""]
-        parts += [f"- {spec.describe()['widths']} {spec.regime} seed {spec.seed}: {error}"
+        parts += [f"- {'-'.join(map(str, spec.architecture.widths))} {spec.regime} seed {spec.seed}: {error}"
                   for spec, error in outcome.failures]
         parts.append("")
     markdown = "\n".join(parts)

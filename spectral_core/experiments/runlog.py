@@ -38,7 +38,8 @@ class RunLog:
                 Path(temporary).write_bytes(keep)
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """Finished runs by run id (a later line for the same id wins)."""
+        """Finished runs' log rows by run id (a later line for the same id wins). Lines of any
+        earlier layout are returned as they are: resuming only needs their ``run_id``."""
         found: dict[str, dict[str, Any]] = {}
         if not self.path.exists():
             return found
@@ -59,7 +60,8 @@ class RunLog:
         return found
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one finished run's record as a JSON line, flushed to disk."""
+        """Append one finished run's row (:func:`~spectral_core.experiments.run_row`) as a JSON
+        line, flushed to disk."""
         line = json.dumps(record, sort_keys=True) + "\n"
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line)

@@ -14,6 +14,7 @@ from spectral_core.config import (
     TrainingConfig,
 )
 from spectral_core.errors import SpectralLabError
+from spectral_core.record import RunRecord
 
 # The name each scheme had in run logs written before the rename ("paper-text" was "paper").
 SCHEME_ID_NAMES = {
@@ -33,7 +34,15 @@ class ExperimentError(SpectralLabError):
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run of a grid: what to build, how to train it, and where it belongs."""
+    """The plan of one grid run: what to build, how to train it, and where it belongs.
+
+    It is not a second run record: a finished run is its :class:`~spectral_core.record.RunRecord`
+    (:meth:`plan` builds that record's settings). A spec stays because a grid needs its runs
+    before any has run — to tell the finished ones from the pending on resume — and because it
+    keeps what a record does not: the settings *as given* (``settings``: only the fields the
+    sweep set, not the defaults of the day), which the :attr:`run_id` hashes so that ids stay
+    stable across versions, and the report's labels (``family``, ``size``).
+    """
 
     architecture: Architecture
     regime: str
@@ -76,11 +85,6 @@ class RunSpec:
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     @property
-    def hidden(self) -> int | None:
-        """N2, the first hidden layer's width (None for a perceptron)."""
-        return self.architecture.layers[0].units if len(self.architecture.layers) > 1 else None
-
-    @property
     def epochs(self) -> int:
         """Epochs the run trains."""
         return int(dict(self.settings).get("epochs", TrainingConfig().epochs))
@@ -92,20 +96,15 @@ class RunSpec:
         weights = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
         return self.epochs * (weights + EPOCH_OVERHEAD)
 
-    def describe(self) -> dict[str, Any]:
-        """The spec as a JSON object (the run log and CSV columns)."""
-        widths = self.architecture.widths
-        return {
-            "run_id": self.run_id,
-            "family": self.family,
-            "size": self.size,
-            "architecture": self.architecture.name,
-            "widths": "-".join(str(w) for w in widths),
-            "hidden": self.hidden,
-            "regime": self.regime,
-            "seed": self.seed,
-            "settings": dict(self.settings),
-        }
+    def plan(self, dataset_source: str) -> RunRecord:
+        """The run's record before it trains: named by its id, with its settings and data."""
+        return RunRecord(
+            name=self.run_id,
+            architecture=self.architecture,
+            regime=self.regime,
+            config=self.config(),
+            dataset=dataset_source,
+        )
 
 
 def settings_tuple(settings: dict[str, Any]) -> tuple[tuple[str, Any], ...]:

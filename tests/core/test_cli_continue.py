@@ -11,6 +11,7 @@ import pytest
 
 from spectral_core.cli import main
 from spectral_core.export import load_model
+from spectral_core.runs import read_run_record
 from spectral_core.training import predict
 
 SMALL_NET = {
@@ -50,10 +51,11 @@ def test_a_lambda_run_continues_in_another_regime(lambda_run, tiny_npz, tmp_path
     summary = json.loads((out / "summary.json").read_text())
     before = json.loads((lambda_run / "summary.json").read_text())
     assert summary["regime"] == regime and summary["epochs_completed"] == 2
-    assert summary["continued_from"]["folder"] == str(lambda_run.resolve())
-    assert summary["continued_from"]["regime"] == "lambda"
-    assert summary["continued_from"]["epochs_completed"] == 2
-    assert summary["continued_from"]["test_accuracy"] == before["test_accuracy"]
+    assert summary["continued_from"] == str(lambda_run.resolve())
+    record = read_run_record(out)
+    assert record.continued_from == str(lambda_run.resolve()) and record.regime == regime
+    assert [row["epoch"] for row in record.history] == [3, 4]
+    assert record.eigen_history[0][0] == "start (after epoch 2)"
     assert epochs_of(out) == [3, 4]  # the plots join the epochs
     # The continuation trained what was asked: φ moves under lambda-phi, Dense under direct-full.
     full = load_model(out / "full.keras")
@@ -87,7 +89,7 @@ def test_a_continuation_continues_and_keeps_counting(lambda_run, tiny_npz, tmp_p
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--from", "{missing}", "--regime", "lambda"], "not a run folder (no summary.json)"),
+        (["--from", "{missing}", "--regime", "lambda"], "not a run folder (no run.spectral or summary.json)"),
         (["--from", "{run}", "--regime", "direct-subset"],
          "--regime: a lambda run continues as lambda, lambda-phi, direct-full"),
         (["{spec}", "--from", "{run}"], "give an architecture or --from RUN_DIR, not both"),

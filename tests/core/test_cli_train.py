@@ -65,6 +65,7 @@ def test_train_writes_the_run_folder(finished_run, capsys):
         "compact.keras",
         "full.keras",
         "metrics.csv",
+        "run.spectral",
         "summary.json",
     ]
     with (out / "metrics.csv").open() as handle:

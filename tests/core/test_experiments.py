@@ -119,7 +119,7 @@ def test_inline_grid_matches_a_direct_run_and_resumes_without_repeating(tiny_npz
     assert record["total_parameters"] == parameter_counts(specs[0].architecture, "lambda").total
 
     direct = run_training(specs[0].architecture, "lambda", load_dataset(tiny_npz), specs[0].config())
-    assert record["test_accuracy"] == pytest.approx(direct.summary["test_accuracy"], abs=1e-6)
+    assert record["test_accuracy"] == pytest.approx(direct.record.test_accuracy, abs=1e-6)
     kernels = load_kernels(tmp_path, specs[0].run_id)
     assert kernels[0].shape == (784, 10)
     np.testing.assert_allclose(
