@@ -132,11 +132,13 @@ def run_training(
     continued_from: dict[str, Any] | None = None,
     name: str = "",
     dataset_source: str | None = None,
+    analysis: bool = True,
 ) -> RunOutcome:
     """Build, train, retract and (when ``out`` is given) write the run folder.
 
     The outcome's record holds everything the plots draw (a :class:`RunRecorder` observes the
-    run). ``name`` names the record (default: the run folder's name); ``dataset_source`` is
+    run; ``analysis`` False leaves the plot data out, for callers that keep only the results,
+    such as sweeps: it is a histogram pass and a retraction per epoch). ``name`` names the record (default: the run folder's name); ``dataset_source`` is
     where its data set is loaded from (default: the data set's name).
     ``model`` (compiled, built for ``regime``) replaces the freshly built one, e.g. a model that
     continues an earlier run (:mod:`spectral_core.continuation`); ``continued_from`` then says
@@ -159,11 +161,11 @@ def run_training(
             initialization=config.initialization,
         )
     offset = int((continued_from or {}).get("epochs_completed", 0))
-    recorder = RunRecorder(offset)
+    recorder = RunRecorder(offset) if analysis else None
     flags = telescopic_flags(architecture)
     result = train(
-        model, dataset, config, [recorder, *observers], control, telescopic=flags,
-        callbacks=callbacks,
+        model, dataset, config, [*([recorder] if recorder else []), *observers], control,
+        telescopic=flags, callbacks=callbacks,
     )
     for row in result.history:
         row["epoch"] += offset
@@ -184,7 +186,7 @@ def run_training(
         continued_from=_origin_name(continued_from),
         seconds=result.seconds,
     )
-    outcome = RunOutcome(recorder.fill(record), model, compact)
+    outcome = RunOutcome(recorder.fill(record) if recorder else record, model, compact)
     if folder is not None:
         write_run_folder(outcome, folder, dataset.name)
     return outcome

@@ -116,7 +116,7 @@ def execute_run(
     started = time.perf_counter()
     outcome = run_training(
         plan.architecture, plan.regime, dataset, plan.config, out=save_to, observers=observers,
-        name=plan.name, dataset_source=plan.dataset,
+        name=plan.name, dataset_source=plan.dataset, analysis=save_to is not None,
     )
     row = run_row(spec, outcome.record, dataset, time.perf_counter() - started)
     kernels = []

@@ -92,6 +92,20 @@ def test_the_run_folder_gives_back_the_engines_record_field_by_field(trained_fol
     assert_same_record(loaded, dataclasses.replace(record, weights=weights))
 
 
+def test_without_analysis_the_record_has_the_results_and_no_plot_data(tiny_npz):
+    """Sweeps keep only results: no histogram pass or retraction per epoch for them."""
+    from spectral_core.data import load_dataset
+    from spectral_core.runs import run_training
+
+    config = TrainingConfig(**FAST)
+    outcome = run_training(TINY, "lambda", load_dataset(tiny_npz), config, analysis=False)
+    record = outcome.record
+    assert len(record.history) == 2 and record.report is not None
+    assert math.isfinite(record.test_accuracy)
+    assert record.eigen_history == [] and record.histogram_history == {}
+    assert record.compact_histograms == {} and len(record.batch_points) == 0
+
+
 def test_summary_and_metrics_are_derived_from_the_record(trained_folder):
     import csv
 
@@ -214,7 +228,8 @@ def test_a_sweep_run_executes_into_its_record_and_logs_its_row(tiny_npz, tmp_pat
     result = execute_run(spec, data)
     record = result.record
     assert record.name == spec.run_id and record.dataset == str(tiny_npz)
-    assert record.config.epochs == 2 and len(record.history) == 2 and record.eigen_history
+    assert record.config.epochs == 2 and len(record.history) == 2
+    assert record.eigen_history == []  # a sweep keeps results only (no plot data)
     row = result.row
     assert row == run_row(spec, record, load_source(data), row["seconds"], row["host"], row["finished_at"])
     assert (row["test_accuracy"], row["train_seconds"]) == (record.test_accuracy, record.seconds)
