@@ -349,7 +349,8 @@ def choose_jit_compile(
     """Whether the training function is compiled with XLA (``config.jit_compile``, resolved).
 
     "auto" follows the model's own compile setting (``model_jit``; ``build_model`` compiles
-    without XLA), except for the Constrained NN's cached training view (``masked_view``): XLA
+    without XLA), except for the Constrained NN's cached training view (``masked_view``; the
+    engine asks only when the run is long enough to repay compiling, :func:`xla_repays`): XLA
     fuses its sparse correction (gather, scale, segment sum and their gradients) and halved the
     CPU time of its epochs (784→800→120→10: 2.0 → 1.0 s; 784→2000→120→10: 3.0 → 2.0 s), while
     it made every other regime's step slower (docs/BENCHMARKS.md).
@@ -357,6 +358,19 @@ def choose_jit_compile(
     if config.jit_compile == "auto":
         return model_jit or masked_view
     return bool(config.jit_compile)
+
+
+# XLA saves ~5 µs of CPU per trained Constrained NN entry and step (measured at N2 = 800 and
+# 2000) and costs ~1 s to compile: below this many entry-steps it does not pay for itself.
+XLA_MIN_ENTRY_STEPS = 2e5
+
+
+def xla_repays(model: keras.Model, steps: int) -> bool:
+    """Whether compiling ``model``'s Constrained NN steps with XLA saves more than it costs."""
+    entries = sum(
+        layer.trainable_count for layer in model.layers if isinstance(layer, MaskedDense)
+    )
+    return entries > 0 and entries * steps >= XLA_MIN_ENTRY_STEPS
 
 
 def compile_for_training(
@@ -411,8 +425,9 @@ def train(
     if view.note:
         logger.warning(view.note)
     steps = choose_steps_per_execution(view.model, config, batches)
-    masked_view = view.cached and any(isinstance(layer, MaskedDense) for layer in model.layers)
-    jit = choose_jit_compile(config, model.jit_compile is True, masked_view)
+    jit = choose_jit_compile(
+        config, model.jit_compile is True, view.cached and xla_repays(model, batches * config.epochs)
+    )
     compile_for_training(view.model, model, steps, jit)
     engine = _EngineCallback(config, list(observers), control, batches, telescopic, model)
     started = time.perf_counter()

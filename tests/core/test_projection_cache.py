@@ -132,8 +132,19 @@ def test_auto_xla_follows_the_model_and_the_setting_forces_it():
             TrainingConfig(jit_compile=bad).validate()
 
 
-def test_auto_xla_is_on_only_for_the_cached_constrained_nn(small_digits):
+def test_xla_repays_only_long_enough_constrained_nn_runs():
+    from spectral_core.training import XLA_MIN_ENTRY_STEPS, xla_repays
+
+    subset = build_model(CHAIN, "direct-subset", seed=0, compile=False)
+    entries = 24 + 16 + 10  # the spectral count of CHAIN: λ_out of every layer
+    steps = int(XLA_MIN_ENTRY_STEPS // entries) + 1
+    assert xla_repays(subset, steps) and not xla_repays(subset, steps - 2)
+    assert not xla_repays(build_model(CHAIN, "lambda", seed=0, compile=False), 10**9)
+
+
+def test_auto_xla_is_on_only_for_the_cached_constrained_nn(small_digits, monkeypatch):
     """The engine resolves "auto" per run: XLA for direct-subset's cached view, not otherwise."""
+    monkeypatch.setattr("spectral_core.training.XLA_MIN_ENTRY_STEPS", 1)  # tiny runs repay it here
     config = TrainingConfig(epochs=1, batch_size=100, validation_fraction=0)
     resolved = {}
     for regime, cache_mb in (("direct-subset", 64), ("direct-subset", 0), ("lambda", 64)):
