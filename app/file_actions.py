@@ -89,7 +89,7 @@ class FileActions:
             return self.open_study(file)
         try:
             if file.suffix == ".json":
-                self.window.editor.set_architecture(Architecture.load(file))  # an undoable edit
+                self.window.editor.set_architecture(Architecture.load(file))  # a command
             else:
                 self.window.restore_session(load_session(file))
                 self._opened(file)
@@ -103,6 +103,7 @@ class FileActions:
     def _opened(self, file: Path) -> None:
         self.session_path = file
         self.window.setWindowTitle(f"Spectral Lab — {file.name}")
+        self.window.commands.set_clean()  # the state as the file holds it
         self.add_recent(file)
 
     # -- search study folders -----------------------------------------------------------------
@@ -132,7 +133,7 @@ class FileActions:
                 text = f"{folder / BEST_FILE}: {text}"
             self.window.show_error(f"cannot open the study folder {folder.name}: {text}")
             return False
-        self.window.editor.set_architecture(architecture)  # an undoable edit
+        self.window.editor.set_architecture(architecture)  # a command: Ctrl+Z takes it back
         panel = self.window.run_panel
         panel.set_regime(regime)
         panel.set_config(config)
