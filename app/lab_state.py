@@ -113,6 +113,17 @@ class LabRun:
         """The compact model once retracted, else the trained one."""
         return self.compact if self.retracted else self.model
 
+    def analysis_target(self) -> dict[str, Any]:
+        """What the analysis tabs (pruning) work on: the active model, the data set, and the
+        architecture and regime it has (the compact model's once retracted)."""
+        retracted = self.retracted
+        return {
+            "model": self.active_model,
+            "dataset": self.dataset,
+            "architecture": self.architecture.retracted() if retracted else self.architecture,
+            "regime": "direct-full" if retracted else self.regime,
+        }
+
     def histograms(self) -> dict[str, Histogram]:
         """Final effective-weight histograms of every layer, and of the compact model's."""
         return self.record.final_histograms()

@@ -40,15 +40,20 @@ from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
 from app.pruning_panel import PruningPanel
-from app.retract import Retraction, rebuild_models
+from app.retract import Retraction
 from app.run_panel import RunPanel
 from app.run_views import NO_RUN_TEXT, RunViews
 from app.runs_list import RunsList
 from app.settings_binding import SettingsBinding
 from app.training_controller import TrainingController
 from app.view_guard import ViewGuard
-from app.window_actions import add_view_action, build_actions, update_actions
-from spectral_core.session import Session
+from app.window_actions import (
+    add_view_action,
+    build_actions,
+    retract_current,
+    start_training,
+    update_actions,
+)
 
 GEOMETRY_KEY, STATE_KEY = "window/geometry", "window/state"  # app.main sets the org/app names
 
@@ -231,22 +236,13 @@ class MainWindow(QMainWindow):
 
     def _on_tensorflow_loaded(self) -> None:
         self.run_panel.show_state("ready", 0)
-        self._rebuild_models()  # sessions opened while TensorFlow was loading
+        self.files.rebuild_models()  # sessions opened while TensorFlow was loading
         update_actions(self)
 
     # == commands ==========================================================================
     def start_training(self) -> None:
-        """Train the editor's stack with the run panel's settings (one run at a time)."""
-        if self.is_training:
-            self.statusBar().showMessage("A run is already going: one run at a time.", 5000)
-            return
-        if not self.tensorflow_ready:
-            return self.show_error(
-                "TensorFlow is still loading; Train becomes available when ready."
-            )
-        self.message_bar.dismiss()
-        if (error := self.training.start_from_state(self.selected_device())) is not None:
-            self.show_error(error)
+        """Train the lab state's architecture with the run panel's settings."""
+        start_training(self)
 
     def continue_training(self) -> None:
         """Run ▸ Continue training… (see :func:`app.continue_dialog.continue_current_run`)."""
@@ -261,31 +257,11 @@ class MainWindow(QMainWindow):
 
     def retract(self) -> None:
         """Retract the current run (its comparison on the test set runs in the background)."""
-        run = self.state.current
-        if run is not None and not run.retracted and run.has_telescopic and not self.is_training:
-            self.retraction.retract(run)
+        retract_current(self)
 
-    # == sessions ==========================================================================
-    def current_session(self, with_weights: bool = True) -> Session:
-        """The lab state as a session value (see :meth:`LabState.to_session`)."""
-        self.binding.sync()
-        return self.state.to_session(with_weights)
-
-    def restore_session(self, session: Session) -> None:
-        """Replace the architecture, the settings and the runs by ``session``'s."""
-        if self.is_training:
-            return self.show_error("a run is going: stop it before opening a session")
-        self.binding.push(session)
-        self.state.from_session(session)
-        self.commands.clear()  # the old history acts on runs no longer in the session
-        self._rebuild_models()
-
-    def _rebuild_models(self) -> None:
-        if self.tensorflow_ready:
-            for error in rebuild_models(self.state):
-                self.show_error(error)
-
-    # File actions, also called by app.main, the benchmark and the tests.
+    # Sessions and files (app.file_actions), also called by app.main, autosave and the tests.
+    current_session = property(lambda self: self.files.current_session)
+    restore_session = property(lambda self: self.files.restore_session)
     open_file = property(lambda self: self.files.open_file)
     save_session = property(lambda self: self.files.save_session)
     recent_files = property(lambda self: self.files.recent_files)
@@ -296,27 +272,15 @@ class MainWindow(QMainWindow):
     # == reactions to the state ============================================================
     def _on_state(self, event: str, value: Any) -> None:
         # The views follow the state themselves (RunViews.follow); here: locks and the model.
-        state = self.state
-        if event in ("current", "runs") and not state.is_training:
-            self._emit_model(state.current)
-        elif event == "run_changed" and value is state.current:
-            self._emit_model(value)
+        state, run = self.state, self.state.current
+        shown = event in ("current", "runs") and not state.is_training
+        if (shown or (event == "run_changed" and value is run)) and run is not None:
+            if run.active_model is not None:
+                self.modelReady.emit(run.analysis_target())
         elif event == "status":
             self.editor.set_locked(state.is_training)  # locks undo/redo too
             self.run_panel.set_settings_enabled(not state.is_training)
         update_actions(self)
-
-    def _emit_model(self, run: LabRun | None) -> None:
-        if run is not None and run.active_model is not None:
-            retracted = run.retracted
-            self.modelReady.emit(
-                {
-                    "model": run.active_model,
-                    "dataset": run.dataset,
-                    "architecture": run.architecture.retracted() if retracted else run.architecture,
-                    "regime": "direct-full" if retracted else run.regime,
-                }
-            )
 
     # == closing ===========================================================================
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802  (Qt's name)

@@ -1,7 +1,9 @@
 """The window's actions and menus (with their shortcuts), and when each is enabled.
 
 Adding a command: one row in :func:`build_actions`'s table (and a rule in
-:func:`update_actions` if it is not always available).
+:func:`update_actions` if it is not always available). Edit ▸ Undo/Redo follow the one
+:class:`app.commands.CommandStack` (:func:`command_action`); an undoable action pushes a
+command there (see app/commands.py).
 """
 
 from __future__ import annotations
@@ -184,6 +186,27 @@ def command_action(commands: CommandStack, kind: str, parent: Any) -> QAction:
     unsubscribe = commands.subscribe(refresh)
     refresh()
     return action
+
+
+def start_training(window: Any) -> None:
+    """Run ▸ Train: the lab state's architecture with the run panel's settings (one run at a
+    time; refused with a message while TensorFlow loads)."""
+    if window.is_training:
+        window.statusBar().showMessage("A run is already going: one run at a time.", 5000)
+        return
+    if not window.tensorflow_ready:
+        window.show_error("TensorFlow is still loading; Train becomes available when ready.")
+        return
+    window.message_bar.dismiss()
+    if (error := window.training.start_from_state(window.selected_device())) is not None:
+        window.show_error(error)
+
+
+def retract_current(window: Any) -> None:
+    """Run ▸ Retract: the current run, when it has telescopic layers and no run is training."""
+    run = window.state.current
+    if run is not None and not run.retracted and run.has_telescopic and not window.is_training:
+        window.retraction.retract(run)
 
 
 def toggle_tensorboard(window: Any) -> None:
