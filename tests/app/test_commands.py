@@ -247,3 +247,13 @@ def test_ctrl_z_in_the_window_undoes_an_editor_edit(qtbot, tmp_path) -> None:
     )
     assert window.state.architecture == after
     assert window.editor.table_model.rowCount() == len(after.layers)
+    # Saving marks the state clean; opening a session starts a new history.
+    assert not window.commands.is_clean()
+    assert window.save_session(tmp_path / "edited.spectral")
+    assert window.commands.is_clean() and window.commands.can_undo()
+    from spectral_core.session import Session
+
+    window.restore_session(Session(TINY, "lambda", TrainingConfig(), "mnist", []))
+    assert window.editor.architecture() == TINY and window.editor.table_model.rowCount() == 2
+    assert window.commands.count == 0 and not window.undo_action.isEnabled()
+    assert window.undo_action.text() == "&Undo"
