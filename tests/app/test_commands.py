@@ -247,6 +247,9 @@ def test_ctrl_z_in_the_window_undoes_an_editor_edit(qtbot, tmp_path) -> None:
     )
     assert window.state.architecture == after
     assert window.editor.table_model.rowCount() == len(after.layers)
+    # QTest's last modifier release still carries Shift, and Qt keeps it as the application's
+    # modifier state: a later test's setCurrentItem would extend a selection instead of moving.
+    qtbot.keyRelease(window.editor.view, Qt.Key.Key_Shift)
     # Saving marks the state clean; opening a session starts a new history.
     assert not window.commands.is_clean()
     assert window.save_session(tmp_path / "edited.spectral")
