@@ -1,4 +1,5 @@
-"""Layer stacks as plain values: validation and the JSON form of DESIGN.md / issue 2.
+"""Layer stacks as plain values and their JSON form (DESIGN.md / issue 2); the file format
+is declared in :mod:`spectral_core.formats`, which checks it.
 
 No TensorFlow here: the GUI edits these values before TensorFlow has loaded.
 """
@@ -30,20 +31,6 @@ class ArchitectureError(SpectralLabError):
         super().__init__(f"{path}: {message}" if path else message)
 
 
-def _check_units(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_UNITS:
-        raise ArchitectureError(
-            path, f"must be an integer from 1 to {MAX_UNITS}, got {value!r}"
-        )
-    return value
-
-
-def _check_bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise ArchitectureError(path, f"must be true or false, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class LayerSpec:
     """One dense layer: its width, activation and whether it folds into the next one."""
@@ -62,66 +49,16 @@ class LayerSpec:
     @classmethod
     def from_dict(cls, data: Any, path: str = "layer") -> LayerSpec:
         """A layer from its JSON object; errors name the field under ``path``."""
-        if not isinstance(data, dict):
-            raise ArchitectureError(path, f"must be an object, got {type(data).__name__}")
-        unknown = sorted(set(data) - {"units", "activation", "telescopic"})
-        if unknown:
-            raise ArchitectureError(
-                f"{path}.{unknown[0]}",
-                "unknown field; allowed fields are units, activation, telescopic",
-            )
-        if "units" not in data:
-            raise ArchitectureError(f"{path}.units", "is required")
-        units = _check_units(data["units"], f"{path}.units")
-        activation = data.get("activation", "linear")
-        if activation not in ACTIVATIONS:
-            raise ArchitectureError(
-                f"{path}.activation",
-                f"must be one of {', '.join(ACTIVATIONS)}, got {activation!r}",
-            )
-        telescopic = _check_bool(data.get("telescopic", False), f"{path}.telescopic")
-        return cls(units=units, activation=activation, telescopic=telescopic)
+        from spectral_core.formats import FormatErrors, LayerFormat, parse
 
-
-def _layer_problems(layer: Any, index: int, last: int) -> list[ArchitectureError]:
-    path = f"layers[{index}]"
-    if not isinstance(layer, LayerSpec):
-        return [ArchitectureError(path, "must be a LayerSpec")]
-    found = []
-    try:
-        _check_units(layer.units, f"{path}.units")
-    except ArchitectureError as error:
-        found.append(error)
-    if layer.activation not in ACTIVATIONS:
-        found.append(
-            ArchitectureError(
-                f"{path}.activation",
-                f"must be one of {', '.join(ACTIVATIONS)}, got {layer.activation!r}",
-            )
-        )
-    elif layer.activation == "softmax" and index != last:
-        found.append(
-            ArchitectureError(f"{path}.activation", "softmax is allowed only on the last layer")
-        )
-    if not isinstance(layer.telescopic, bool):
-        found.append(
-            ArchitectureError(f"{path}.telescopic", f"must be true or false, got {layer.telescopic!r}")
-        )
-    elif layer.telescopic and layer.activation != "linear":
-        found.append(
-            ArchitectureError(
-                f"{path}.telescopic",
-                f"only linear layers can be telescopic, this one is {layer.activation}",
-            )
-        )
-    elif layer.telescopic and index == last:
-        found.append(
-            ArchitectureError(
-                f"{path}.telescopic",
-                "the last layer cannot be telescopic: there is no next layer to fold it into",
-            )
-        )
-    return found
+        try:
+            layer = parse(LayerFormat, data, "layer")
+        except FormatErrors as errors:
+            problem = errors.first
+            raise ArchitectureError(
+                f"{path}.{problem.path}" if problem.path else path, problem.message
+            ) from None
+        return cls(units=layer.units, activation=layer.activation, telescopic=layer.telescopic)
 
 
 @dataclass(frozen=True)
@@ -139,32 +76,25 @@ class Architecture:
     # -- validation -----------------------------------------------------------------
     def problems(self) -> list[ArchitectureError]:
         """Every problem at once (for inline marks in an editor), in field order."""
-        found: list[ArchitectureError] = []
+        from spectral_core.formats import architecture_problems
 
-        def check(function: Any, *args: Any) -> None:
-            try:
-                function(*args)
-            except ArchitectureError as error:
-                found.append(error)
+        return [
+            ArchitectureError(problem.path, problem.message)
+            for problem in architecture_problems(self._raw_dict())
+        ]
 
-        if not isinstance(self.name, str) or len(self.name) > MAX_NAME_LENGTH:
-            found.append(
-                ArchitectureError("name", f"must be a string of at most {MAX_NAME_LENGTH} characters")
-            )
-        check(_check_units, self.input_units, "input_units")
-        check(_check_bool, self.train_input_eigenvalues, "train_input_eigenvalues")
-        if not self.layers:
-            found.append(ArchitectureError("layers", "must hold at least one layer"))
-        if len(self.layers) > MAX_LAYERS:
-            found.append(
-                ArchitectureError(
-                    "layers", f"must hold at most {MAX_LAYERS} layers, got {len(self.layers)}"
-                )
-            )
-        last = len(self.layers) - 1
-        for index, layer in enumerate(self.layers):
-            found.extend(_layer_problems(layer, index, last))
-        return found
+    def _raw_dict(self) -> dict[str, Any]:
+        """The fields as they are, even when invalid (what :meth:`problems` checks)."""
+        return {
+            "name": self.name,
+            "input_units": self.input_units,
+            "layers": [
+                {"units": layer.units, "activation": layer.activation, "telescopic": layer.telescopic}
+                if isinstance(layer, LayerSpec) else layer
+                for layer in self.layers
+            ],
+            "train_input_eigenvalues": self.train_input_eigenvalues,
+        }
 
     def validate(self) -> Architecture:
         """Raise :class:`ArchitectureError` naming the first bad field; return self."""
@@ -207,35 +137,14 @@ class Architecture:
 
     @classmethod
     def from_dict(cls, data: Any) -> Architecture:
-        """A validated architecture from its JSON object; errors name the field."""
-        if not isinstance(data, dict):
-            raise ArchitectureError("", f"the architecture must be a JSON object, got {type(data).__name__}")
-        unknown = sorted(set(data) - {"name", "input_units", "layers", "train_input_eigenvalues"})
-        if unknown:
-            raise ArchitectureError(
-                unknown[0],
-                "unknown field; allowed fields are name, input_units, layers, train_input_eigenvalues",
-            )
-        name = data.get("name", "untitled")
-        if not isinstance(name, str):
-            raise ArchitectureError("name", f"must be a string, got {name!r}")
-        if "input_units" not in data:
-            raise ArchitectureError("input_units", "is required")
-        input_units = _check_units(data["input_units"], "input_units")
-        raw_layers = data.get("layers")
-        if not isinstance(raw_layers, list):
-            raise ArchitectureError("layers", "must be a list of layer objects")
-        if len(raw_layers) > MAX_LAYERS:
-            raise ArchitectureError(
-                "layers", f"must hold at most {MAX_LAYERS} layers, got {len(raw_layers)}"
-            )
-        layers = tuple(
-            LayerSpec.from_dict(item, f"layers[{index}]") for index, item in enumerate(raw_layers)
-        )
-        train_input = _check_bool(
-            data.get("train_input_eigenvalues", False), "train_input_eigenvalues"
-        )
-        return cls(name, input_units, layers, train_input).validate()
+        """A validated architecture from its JSON object (:class:`spectral_core.formats.
+        ArchitectureFormat`); the error names the first bad field."""
+        from spectral_core.formats import ArchitectureFormat, FormatErrors, parse
+
+        try:
+            return parse(ArchitectureFormat, data, "architecture").to_architecture()
+        except FormatErrors as errors:
+            raise ArchitectureError(*errors.first) from None
 
     def to_json(self) -> str:
         """The architecture file's text."""

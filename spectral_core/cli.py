@@ -141,8 +141,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     add("--eigenvalue-penalty-weight", type=float, default=defaults.eigenvalue_penalty_weight)
     add(
         "--jit-compile", nargs="?", const="on", default="auto", choices=("auto", "on", "off"),
-        help="compile steps with XLA (auto: where the first layer's projection is cached and the "
-        "run is long enough to repay compiling)",
+        help="compile steps with XLA (auto: for direct-subset when its first layer's frozen "
+        "projection is cached, where XLA halves an epoch's CPU time)",
     )
     add(
         "--initialization", choices=INITIALIZATION_NAMES, default=defaults.initialization,

@@ -64,7 +64,7 @@ LIMITS: dict[str, dict[str, Any]] = {
     "eigenvalue_penalty_weight": {"ge": 0, "le": 100, "description": "weight of that penalty"},
     "jit_compile": {
         "choices": ("auto", True, False),
-        "description": "XLA: true, false, or auto (on for long runs of a cached-projection view)",
+        "description": "XLA: true, false, or auto (on for the Constrained NN's cached training view)",
     },
     "steps_per_execution": {
         "ge": 0, "le": 10_000, "description": "batches per compiled call; 0: about 20 ms a call",
@@ -93,8 +93,8 @@ class TrainingConfig:
     histogram_bins: int = 60
     eigenvalue_penalty: str = "none"  # none, l1 or l2 on the trained λ_out
     eigenvalue_penalty_weight: float = 0.0
-    # XLA: True or False, or "auto": as the model was compiled (build_model: without XLA). XLA
-    # gained nothing consistent end to end here (docs/BENCHMARKS.md), so it is opt-in.
+    # XLA: True or False, or "auto": as the model was compiled (build_model: without XLA), except
+    # the Constrained NN's cached view, whose sparse correction XLA fuses (training.choose_jit_compile).
     jit_compile: bool | str = "auto"
     # Batches per compiled call (Keras steps_per_execution); 0 picks it from the step's cost so a
     # call lasts about 20 ms (observers and stop/pause act between calls). 1 when

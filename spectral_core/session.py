@@ -11,9 +11,11 @@ A session file (``*.spectral``) is a zip archive holding
 
 all stored as plain ``.npy`` arrays that are read without pickle.
 
-Loading checks every field and refuses corrupt, huge or hostile content with a
-:class:`SessionError` *before* anything large is allocated: zip member sizes and every ``.npy``
-header (dtype, shape) are checked against the run's architecture before the array bytes are read.
+Loading checks ``session.json`` against its declared format
+(:class:`spectral_core.formats.SessionFormat`: unknown keys and wrong types are refused with the
+field's path) and refuses corrupt, huge or hostile content with a :class:`SessionError` *before*
+anything large is allocated: zip member sizes and every ``.npy`` header (dtype, shape) are
+checked against the run's architecture before the array bytes are read.
 Files written by older versions load through :data:`MIGRATIONS`; newer ones are refused.
 Saving is atomic (temp file + rename, see :mod:`spectral_core.files`).
 """
@@ -33,30 +35,37 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
-from spectral_core.architecture import Architecture, ArchitectureError
-from spectral_core.config import LEGACY_INITIALIZATION_NAMES, ConfigError, TrainingConfig
+from spectral_core.architecture import Architecture
+from spectral_core.config import LEGACY_INITIALIZATION_NAMES, TrainingConfig
 from spectral_core.errors import SpectralLabError
 from spectral_core.files import atomic_path
+from spectral_core.formats import (
+    SESSION_FORMAT_VERSION,
+    AnalysisFormat,
+    EigenvaluesFormat,
+    FormatErrors,
+    HistogramFormat,
+    ReportFormat,
+    RunFormat,
+    SessionFormat,
+    parse,
+)
 from spectral_core.record import Histogram, RetractionReport, RunRecord
-from spectral_core.regimes import REGIMES
 from spectral_core.safe_arrays import ArrayFileError, read_npy_member
 
 SESSION_SUFFIX = ".spectral"
-FORMAT_VERSION = 3
+FORMAT_VERSION = SESSION_FORMAT_VERSION
 SESSION_JSON = "session.json"
-# Bounds that no real session comes near; they keep a hostile file from exhausting memory.
+# Bounds that no real session comes near; they keep a hostile file from exhausting memory (the
+# document's own bounds, such as the number of runs, are in spectral_core.formats).
 MAX_JSON_BYTES = 64 * 1024**2
-MAX_RUNS = 10_000
-MAX_EPOCH_ROWS = 10_000
-MAX_ROW_KEYS = 64
-MAX_TEXT_LENGTH = 4096
 MAX_MEMBERS = 200_000
 MAX_WEIGHT_BYTES = 8 * 1024**3
 WEIGHT_DTYPES = ("float16", "float32", "float64")
 ANALYSIS_DTYPES = ("float16", "float32", "float64", "int32", "int64")
 MAX_ANALYSIS_BYTES = 2 * 1024**3  # per file; a 784-800-120-10 run of 100 epochs needs ~60 MB
-MAX_ANALYSIS_LAYERS = 256
 EIGEN_KEYS = ("eigvals_in", "eigvals_out")
 REPORT_INTEGERS = ("trainable_before", "total_before", "total_after", "layers_before", "layers_after")
 REPORT_NUMBERS = ("accuracy_before", "accuracy_after", "max_abs_difference")
@@ -233,7 +242,7 @@ def save_session(path: str | os.PathLike[str], session: Session) -> None:
 
 # -- reading ------------------------------------------------------------------------------
 class _Reader:
-    """Checks one JSON document field by field; every error names the field's path."""
+    """Names the file and the field in every error about a session's arrays."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -241,74 +250,10 @@ class _Reader:
     def fail(self, where: str, message: str) -> SessionError:
         return SessionError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
 
-    def mapping(self, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"must be an object, got {type(value).__name__}")
-        return value
 
-    def field(self, data: dict[str, Any], key: str, where: str) -> Any:
-        if key not in data:
-            raise self.fail(f"{where}{key}", "is required")
-        return data[key]
-
-    def text(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or len(value) > MAX_TEXT_LENGTH:
-            raise self.fail(where, f"must be a string of at most {MAX_TEXT_LENGTH} characters")
-        return value
-
-    def number(self, value: Any, where: str) -> float:
-        """A float, or null meaning 'not available' (NaN)."""
-        if value is None:
-            return math.nan
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(where, f"must be a number or null, got {type(value).__name__}")
-        return float(value)
-
-    def flag(self, value: Any, where: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(where, f"must be true or false, got {value!r}"[:300])
-        return value
-
-    def regime(self, value: Any, where: str) -> str:
-        if not isinstance(value, str) or value not in REGIMES:
-            raise self.fail(where, f"must be one of {', '.join(REGIMES)}, got {value!r}"[:300])
-        return value
-
-    def architecture(self, value: Any, where: str) -> Architecture:
-        try:
-            return Architecture.from_dict(value)
-        except ArchitectureError as error:
-            inner = f"{where}.{error.path}" if error.path else where
-            raise self.fail(inner, error.reason) from None
-
-    def config(self, value: Any, where: str) -> TrainingConfig:
-        data = self.mapping(value, where)
-        try:
-            return TrainingConfig.from_dict(data)
-        except ConfigError as error:
-            raise self.fail(where, str(error)) from None
-        except (TypeError, ValueError) as error:
-            # A setting of the wrong type (a string epoch count, ...) fails inside validate().
-            raise self.fail(where, f"invalid settings ({error})"[:500]) from None
-
-    def history(self, value: Any, where: str) -> list[dict[str, float]]:
-        if not isinstance(value, list):
-            raise self.fail(where, "must be a list of per-epoch rows")
-        if len(value) > MAX_EPOCH_ROWS:
-            raise self.fail(where, f"holds {len(value)} rows; at most {MAX_EPOCH_ROWS} allowed")
-        rows = []
-        for index, row in enumerate(value):
-            row_where = f"{where}[{index}]"
-            row = self.mapping(row, row_where)
-            if len(row) > MAX_ROW_KEYS:
-                raise self.fail(row_where, f"holds {len(row)} metrics; at most {MAX_ROW_KEYS} allowed")
-            rows.append(
-                {
-                    self.text(key, f"{row_where} key"): self.number(number, f"{row_where}.{key}")
-                    for key, number in row.items()
-                }
-            )
-        return rows
+def _number(value: float | None) -> float:
+    """A stored metric; null means 'not available' (NaN)."""
+    return math.nan if value is None else float(value)
 
 
 @dataclass
@@ -338,14 +283,12 @@ def _weight_budget(architecture: Architecture) -> int:
 
 def _read_weights(
     archive: zipfile.ZipFile,
-    names: Any,
+    names: list[str],
     architecture: Architecture,
     reader: _Reader,
     where: str,
     spent: _Spent,
 ) -> list[np.ndarray]:
-    if not isinstance(names, list):
-        raise reader.fail(where, "must be a list of weight member names or null")
     if len(names) > 4 * len(architecture.layers) + 4:
         raise reader.fail(
             where, f"lists {len(names)} arrays; a {len(architecture.layers)}-layer model has fewer"
@@ -355,7 +298,6 @@ def _read_weights(
     arrays = []
     for position, name in enumerate(names):
         item_where = f"{where}[{position}]"
-        name = reader.text(name, item_where)
         if name in spent.members:
             # Each array is stored once; many references to one member would multiply memory.
             raise reader.fail(item_where, f"member {name!r} is already used by another weight")
@@ -396,9 +338,8 @@ class _AnalysisReader:
         self.reader = reader
         self.spent = spent
 
-    def array(self, name: Any, where: str, ndim: int) -> np.ndarray:
+    def array(self, name: str, where: str, ndim: int) -> np.ndarray:
         reader = self.reader
-        name = reader.text(name, where)
         if self.archive is None:
             raise reader.fail(where, "a plain JSON session cannot hold arrays")
         if name in self.spent.members:
@@ -421,22 +362,15 @@ class _AnalysisReader:
         self.spent.analysis_bytes += array.nbytes
         return array
 
-    def layers(self, value: Any, where: str) -> dict[str, Any]:
-        data = self.reader.mapping(value, where)
-        if len(data) > MAX_ANALYSIS_LAYERS:
-            raise self.reader.fail(where, f"holds {len(data)} layers; at most {MAX_ANALYSIS_LAYERS}")
-        for key in data:
-            self.reader.text(key, f"{where} key")
-        return data
-
-    def histograms(self, value: Any, where: str, rows: bool) -> dict[str, Histogram]:
+    def histograms(
+        self, stored: dict[str, HistogramFormat], where: str, rows: bool
+    ) -> dict[str, Histogram]:
         """Per layer (counts, edges); counts are 1-d, or epochs × bins when ``rows``."""
         found = {}
-        for layer, item in self.layers(value, where).items():
+        for layer, item in stored.items():
             item_where = f"{where}.{layer}"
-            item = self.reader.mapping(item, item_where)
-            counts = self.array(self.reader.field(item, "counts", f"{item_where}."), f"{item_where}.counts", 2 if rows else 1)
-            edges = self.array(self.reader.field(item, "edges", f"{item_where}."), f"{item_where}.edges", 1)
+            counts = self.array(item.counts, f"{item_where}.counts", 2 if rows else 1)
+            edges = self.array(item.edges, f"{item_where}.edges", 1)
             if len(edges) != counts.shape[-1] + 1:
                 raise self.reader.fail(
                     item_where, f"needs one more edge than bins, got {len(edges)} edges for {counts.shape[-1]} bins"
@@ -444,99 +378,87 @@ class _AnalysisReader:
             found[layer] = (counts, edges)
         return found
 
-    def eigenvalues(self, value: Any, where: str) -> list[tuple[str, dict[str, dict[str, np.ndarray]]]]:
-        reader = self.reader
-        data = reader.mapping(value, where)
-        labels = reader.field(data, "labels", f"{where}.")
-        if not isinstance(labels, list) or len(labels) > MAX_EPOCH_ROWS + 1:
-            raise reader.fail(f"{where}.labels", f"must be a list of at most {MAX_EPOCH_ROWS + 1} labels")
-        labels = [reader.text(label, f"{where}.labels[{i}]") for i, label in enumerate(labels)]
+    def eigenvalues(
+        self, stored: EigenvaluesFormat, where: str
+    ) -> list[tuple[str, dict[str, dict[str, np.ndarray]]]]:
         per_layer: dict[str, dict[str, np.ndarray]] = {}
-        for layer, item in self.layers(reader.field(data, "layers", f"{where}."), f"{where}.layers").items():
+        for layer, item in stored.layers.items():
             item_where = f"{where}.layers.{layer}"
-            item = reader.mapping(item, item_where)
             per_layer[layer] = {}
             for key in EIGEN_KEYS:
-                matrix = self.array(reader.field(item, key, f"{item_where}."), f"{item_where}.{key}", 2)
-                if len(matrix) != len(labels):
-                    raise reader.fail(
-                        f"{item_where}.{key}", f"has {len(matrix)} rows for {len(labels)} epochs"
+                matrix = self.array(getattr(item, key), f"{item_where}.{key}", 2)
+                if len(matrix) != len(stored.labels):
+                    raise self.reader.fail(
+                        f"{item_where}.{key}", f"has {len(matrix)} rows for {len(stored.labels)} epochs"
                     )
                 per_layer[layer][key] = matrix
         return [
             (label, {layer: {key: per_layer[layer][key][row] for key in EIGEN_KEYS} for layer in per_layer})
-            for row, label in enumerate(labels)
+            for row, label in enumerate(stored.labels)
         ]
 
-    def read(self, value: Any, where: str) -> dict[str, Any]:
+    def read(self, stored: AnalysisFormat, where: str) -> dict[str, Any]:
         """The record fields of one run's ``analysis`` document."""
-        reader = self.reader
-        data = reader.mapping(value, where)
-        points = self.array(reader.field(data, "batch_points", f"{where}."), f"{where}.batch_points", 2)
+        points = self.array(stored.batch_points, f"{where}.batch_points", 2)
         if points.shape[1] != 3:
-            raise reader.fail(f"{where}.batch_points", f"must have 3 columns, got shape {points.shape}")
+            raise self.reader.fail(f"{where}.batch_points", f"must have 3 columns, got shape {points.shape}")
         return {
             "batch_points": points.astype(np.float64),
-            "eigen_history": self.eigenvalues(reader.field(data, "eigenvalues", f"{where}."), f"{where}.eigenvalues"),
-            "histograms": self.histograms(reader.field(data, "histograms", f"{where}."), f"{where}.histograms", rows=False),
+            "eigen_history": self.eigenvalues(stored.eigenvalues, f"{where}.eigenvalues"),
+            "histograms": self.histograms(stored.histograms, f"{where}.histograms", rows=False),
             "histogram_history": self.histograms(
-                reader.field(data, "histogram_history", f"{where}."), f"{where}.histogram_history", rows=True
+                stored.histogram_history, f"{where}.histogram_history", rows=True
             ),
             "compact_histograms": self.histograms(
-                reader.field(data, "compact_histograms", f"{where}."), f"{where}.compact_histograms", rows=True
+                stored.compact_histograms, f"{where}.compact_histograms", rows=True
             ),
         }
 
 
-def _read_report(value: Any, reader: _Reader, where: str) -> RetractionReport | None:
-    if value is None:
+def _report(stored: ReportFormat | None) -> RetractionReport | None:
+    if stored is None:
         return None
-    data = reader.mapping(value, where)
-    fields: dict[str, Any] = {}
-    for key in REPORT_INTEGERS:
-        number = reader.field(data, key, f"{where}.")
-        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
-            raise reader.fail(f"{where}.{key}", f"must be a whole number ≥ 0, got {number!r}"[:300])
-        fields[key] = number
-    for key in REPORT_NUMBERS:
-        fields[key] = reader.number(reader.field(data, key, f"{where}."), f"{where}.{key}")
-    return RetractionReport(**fields)
+    values = stored.model_dump()
+    return RetractionReport(
+        **{key: values[key] for key in REPORT_INTEGERS},
+        **{key: _number(values[key]) for key in REPORT_NUMBERS},
+    )
+
+
+def _config(stored: BaseModel) -> TrainingConfig:
+    return TrainingConfig(**stored.model_dump())
 
 
 def _read_run(
-    data: Any, index: int, archive: zipfile.ZipFile | None, reader: _Reader, spent: _Spent
+    run: RunFormat, index: int, archive: zipfile.ZipFile | None, reader: _Reader, spent: _Spent
 ) -> RunRecord:
     where = f"runs[{index}]"
-    run = reader.mapping(data, where)
-    prefix = f"{where}."
-    architecture = reader.architecture(reader.field(run, "architecture", prefix), f"{where}.architecture")
-    weights_field = run.get("weights")
+    architecture = run.architecture.to_architecture()
     weights = None
-    if weights_field is not None:
+    if run.weights is not None:
         if archive is None:
             raise reader.fail(f"{where}.weights", "a plain JSON session cannot hold weights")
-        weights = _read_weights(archive, weights_field, architecture, reader, f"{where}.weights", spent)
+        weights = _read_weights(archive, run.weights, architecture, reader, f"{where}.weights", spent)
     record = RunRecord(
-        name=reader.text(reader.field(run, "name", prefix), f"{where}.name"),
+        name=run.name,
         architecture=architecture,
-        regime=reader.regime(reader.field(run, "regime", prefix), f"{where}.regime"),
-        config=reader.config(reader.field(run, "config", prefix), f"{where}.config"),
-        dataset=reader.text(reader.field(run, "dataset", prefix), f"{where}.dataset"),
-        history=reader.history(reader.field(run, "history", prefix), f"{where}.history"),
-        test_accuracy=reader.number(run.get("test_accuracy"), f"{where}.test_accuracy"),
-        test_loss=reader.number(run.get("test_loss"), f"{where}.test_loss"),
+        regime=run.regime,
+        config=_config(run.config),
+        dataset=run.dataset,
+        history=[{key: _number(value) for key, value in row.items()} for row in run.history],
+        test_accuracy=_number(run.test_accuracy),
+        test_loss=_number(run.test_loss),
         weights=weights,
-        retracted=reader.flag(run.get("retracted", False), f"{where}.retracted"),
-        ended=reader.text(run.get("ended", ""), f"{where}.ended"),
-        stopped=reader.flag(run.get("stopped", False), f"{where}.stopped"),
-        diverged=reader.flag(run.get("diverged", False), f"{where}.diverged"),
-        continued_from=reader.text(run.get("continued_from", ""), f"{where}.continued_from"),
-        seconds=reader.number(run.get("seconds"), f"{where}.seconds"),
-        report=_read_report(run.get("report"), reader, f"{where}.report"),
+        retracted=run.retracted,
+        ended=run.ended,
+        stopped=run.stopped,
+        diverged=run.diverged,
+        continued_from=run.continued_from,
+        seconds=_number(run.seconds),
+        report=_report(run.report),
     )
-    analysis = run.get("analysis")
-    if analysis is not None:  # last: the plain fields' errors name them first
-        for name, value in _AnalysisReader(archive, reader, spent).read(analysis, f"{where}.analysis").items():
+    if run.analysis is not None:
+        for name, value in _AnalysisReader(archive, reader, spent).read(run.analysis, f"{where}.analysis").items():
             setattr(record, name, value)
     return record
 
@@ -544,24 +466,20 @@ def _read_run(
 def session_from_json(
     document: Any, source: str = "session", archive: zipfile.ZipFile | None = None
 ) -> Session:
-    """Check a current-version ``session.json`` document and build the :class:`Session`."""
+    """Check a current-version ``session.json`` document (:class:`spectral_core.formats.
+    SessionFormat`, then the arrays it names in ``archive``) and build the :class:`Session`."""
+    try:
+        stored = parse(SessionFormat, document, "session")
+    except FormatErrors as errors:
+        raise SessionError(f"{source}: {errors.first}"[:1000]) from None
     reader = _Reader(source)
-    data = reader.mapping(document, "")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise reader.fail("format_version", f"must be {FORMAT_VERSION}, got {version!r}")
-    runs = reader.field(data, "runs", "")
-    if not isinstance(runs, list):
-        raise reader.fail("runs", "must be a list")
-    if len(runs) > MAX_RUNS:
-        raise reader.fail("runs", f"holds {len(runs)} runs; at most {MAX_RUNS} allowed")
     spent = _Spent()
     return Session(
-        architecture=reader.architecture(reader.field(data, "architecture", ""), "architecture"),
-        regime=reader.regime(reader.field(data, "regime", ""), "regime"),
-        config=reader.config(reader.field(data, "config", ""), "config"),
-        dataset=reader.text(reader.field(data, "dataset", ""), "dataset"),
-        runs=[_read_run(run, index, archive, reader, spent) for index, run in enumerate(runs)],
+        architecture=stored.architecture.to_architecture(),
+        regime=stored.regime,
+        config=_config(stored.config),
+        dataset=stored.dataset,
+        runs=[_read_run(run, index, archive, reader, spent) for index, run in enumerate(stored.runs)],
     )
 
 

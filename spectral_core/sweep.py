@@ -2,7 +2,8 @@
 
 A sweep file is the JSON object :data:`EXAMPLE` shows (``spectral-lab sweep --help`` prints it);
 :data:`FIELDS` says what each field means. The grid is architectures × regimes × seeds × every
-combination of ``grid`` values.
+combination of ``grid`` values. The format is declared (and checked) by
+:data:`spectral_core.formats.SweepFormat`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from spectral_core.architecture import Architecture, ArchitectureError
-from spectral_core.config import ConfigError, TrainingConfig
+from spectral_core.config import TrainingConfig
 from spectral_core.errors import SpectralLabError
 from spectral_core.experiments import (
     DataSource,
@@ -34,12 +35,9 @@ from spectral_core.experiments import (
     settings_tuple,
 )
 from spectral_core.files import atomic_write_text, read_json_file
+from spectral_core.formats import FormatErrors, SweepFormat, parse
 from spectral_core.regimes import REGIMES
 
-TOP_LEVEL = (
-    "dataset", "limit", "test_limit", "architectures", "regimes", "seeds", "settings", "grid",
-    "keep_weights", "save_models", "tensorboard",
-)
 # A valid sweep file (a test loads it): the sweep --help shows it as is.
 EXAMPLE = """\
 {
@@ -95,118 +93,52 @@ class Sweep:
     tensorboard: bool = False
 
 
-def _positive_int(value: Any, path: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise SweepError(path, f"must be an integer of at least {low}, got {value!r}")
-    return value
-
-
-def _bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise SweepError(path, f"must be true or false, got {value!r}")
-    return value
-
-
-def _architecture(item: Any, path: str, base: Path) -> Architecture:
+def _architecture(item: str | dict[str, Any], path: str, base: Path) -> Architecture:
+    """A (validated) architecture entry: an object, a file next to the sweep file, or a preset."""
     from resources import PRESETS
 
     try:
         if isinstance(item, dict):
             return Architecture.from_dict({"name": path, **item})
-        if isinstance(item, str):
-            candidate = base / item
-            if candidate.is_file():
-                return Architecture.load(candidate)
-            if (PRESETS / f"{item}.json").is_file():
-                return Architecture.load(PRESETS / f"{item}.json")
-            presets = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
-            raise SweepError(
-                path, f"{item!r} is neither a file (relative to the sweep file) nor a preset ({presets})"
-            )
+        candidate = base / item
+        if candidate.is_file():
+            return Architecture.load(candidate)
+        if (PRESETS / f"{item}.json").is_file():
+            return Architecture.load(PRESETS / f"{item}.json")
     except ArchitectureError as error:
         inner = f".{error.path}" if error.path else ""
         raise SweepError(f"{path}{inner}", error.reason) from None
-    raise SweepError(path, f"must be a preset name, a file name or an object, got {item!r}")
-
-
-def _check_setting(name: str, value: Any, path: str) -> None:
-    if name not in SETTING_FIELDS:
-        raise SweepError(path, f"unknown training setting; allowed: {', '.join(SETTING_FIELDS)}")
-    try:
-        TrainingConfig.from_dict({name: value})
-    except ConfigError as error:
-        raise SweepError(path, str(error).split(": ", 1)[-1]) from None
-    except TypeError:
-        raise SweepError(path, f"has the wrong type: {value!r}") from None
+    presets = ", ".join(sorted(p.stem for p in PRESETS.glob("*.json")))
+    raise SweepError(
+        path, f"{item!r} is neither a file (relative to the sweep file) nor a preset ({presets})"
+    )
 
 
 def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
-    """Validate a sweep's JSON value; every error names the field it is about."""
+    """Validate a sweep's JSON value (:data:`spectral_core.formats.SweepFormat`), then resolve
+    its data set and architecture files; every error names the field it is about."""
     base = Path(base)
-    if not isinstance(data, dict):
-        raise SweepError("", f"the sweep must be a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(TOP_LEVEL))
-    if unknown:
-        raise SweepError(unknown[0], f"unknown field; allowed fields are {', '.join(TOP_LEVEL)}")
+    try:
+        parse(SweepFormat, data, "sweep")
+    except FormatErrors as errors:
+        raise SweepError(*errors.first) from None
 
     dataset = data.get("dataset", "mnist")
-    if not isinstance(dataset, str) or not dataset:
-        raise SweepError("dataset", f"must be mnist, fashion-mnist or a path, got {dataset!r}")
     if dataset not in ("mnist", "fashion-mnist"):
         path = Path(dataset)
         dataset = str((path if path.is_absolute() else base / path).resolve())
         if not Path(dataset).exists():
             raise SweepError("dataset", f"{dataset} does not exist")
-    limit = data.get("limit")
-    if limit is not None:
-        _positive_int(limit, "limit")
-    test_limit = data.get("test_limit")
-    if test_limit is not None:
-        _positive_int(test_limit, "test_limit")
-
-    raw_architectures = data.get("architectures")
-    if not isinstance(raw_architectures, list) or not raw_architectures:
-        raise SweepError("architectures", "must be a non-empty list of presets, files or objects")
     architectures = [
         _architecture(item, f"architectures[{index}]", base)
-        for index, item in enumerate(raw_architectures)
+        for index, item in enumerate(data["architectures"])
     ]
-
     regimes = data.get("regimes", list(REGIMES))
-    if not isinstance(regimes, list) or not regimes:
-        raise SweepError("regimes", f"must be a non-empty list among {', '.join(REGIMES)}")
-    for index, regime in enumerate(regimes):
-        if regime not in REGIMES:
-            raise SweepError(f"regimes[{index}]", f"must be one of {', '.join(REGIMES)}, got {regime!r}")
-
-    raw_seeds = data.get("seeds", 1)
-    if isinstance(raw_seeds, list):
-        if not raw_seeds:
-            raise SweepError("seeds", "must not be empty")
-        seeds = [_positive_int(seed, f"seeds[{index}]", low=0) for index, seed in enumerate(raw_seeds)]
-        if any(seed > 2**31 - 1 for seed in seeds):
-            raise SweepError("seeds", "seeds must be below 2**31")
-    else:
-        seeds = list(range(_positive_int(raw_seeds, "seeds")))
-
+    seeds = data.get("seeds", 1)
+    seeds = seeds if isinstance(seeds, list) else list(range(seeds))
+    # The raw values, in the file's order: the grid's order names the runs.
     settings = data.get("settings", {})
-    if not isinstance(settings, dict):
-        raise SweepError("settings", "must be an object of training settings")
-    for name, value in settings.items():
-        _check_setting(name, value, f"settings.{name}")
-
     grid = data.get("grid", {})
-    if not isinstance(grid, dict):
-        raise SweepError("grid", "must be an object mapping a training setting to a list of values")
-    for name, values in grid.items():
-        if name not in SETTING_FIELDS:
-            raise SweepError(f"grid.{name}", f"unknown training setting; allowed: {', '.join(SETTING_FIELDS)}")
-        if name in settings:
-            raise SweepError(f"grid.{name}", "is also in settings; give it in one place only")
-        if not isinstance(values, list) or not values:
-            raise SweepError(f"grid.{name}", "must be a non-empty list of values")
-        for index, value in enumerate(values):
-            _check_setting(name, value, f"grid.{name}[{index}]")
 
     combinations = [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     total = len(architectures) * len(regimes) * len(seeds) * len(combinations)
@@ -216,10 +148,6 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
     for architecture in architectures:
         for combination in combinations:
             merged = {**settings, **combination}
-            try:
-                TrainingConfig.from_dict(merged)
-            except ConfigError as error:
-                raise SweepError("grid", f"the combination {combination} is invalid: {error}") from None
             label = ", ".join(f"{key}={value}" for key, value in combination.items())
             for regime in regimes:
                 for seed in seeds:
@@ -229,10 +157,10 @@ def parse_sweep(data: Any, base: str | Path = ".") -> Sweep:
                     )
     return Sweep(
         specs,
-        DataSource(dataset, limit, test_limit),
-        _bool(data.get("keep_weights", False), "keep_weights"),
-        _bool(data.get("save_models", False), "save_models"),
-        _bool(data.get("tensorboard", False), "tensorboard"),
+        DataSource(dataset, data.get("limit"), data.get("test_limit")),
+        data.get("keep_weights", False),
+        data.get("save_models", False),
+        data.get("tensorboard", False),
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from spectral_core.config import ConfigError, TrainingConfig
 from spectral_core.data import Dataset
 from spectral_core.histograms import HistogramHistory, histogram
-from spectral_core.layers import SpectralDense, dense_layers, effective_weights
+from spectral_core.layers import MaskedDense, SpectralDense, dense_layers, effective_weights
 from spectral_core.projection import tensor_in_chunks, training_view
 from spectral_core.retraction import folded_layers, has_telescopic
 
@@ -124,11 +124,6 @@ def layer_eigenvalues(model: keras.Model) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def layer_histograms(model: keras.Model, bins: int = 60) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Histogram of each layer's effective direct-space kernel."""
-    return {layer.name: histogram(effective_weights(layer)[0], bins) for layer in dense_layers(model)}
-
-
 class _EngineCallback(keras.callbacks.Callback):
     """Snapshots for observers, stop/pause, non-finite loss detection, epoch timing."""
 
@@ -171,9 +166,24 @@ class _EngineCallback(keras.callbacks.Callback):
         return self._network if self._network is not None else self.model
 
     # -- helpers --------------------------------------------------------------------
-    def _emit(self, kind: str, batch: int, metrics: dict[str, float], full: bool) -> None:
+    def _emit(
+        self,
+        kind: str,
+        batch: int,
+        metrics: dict[str, float],
+        full: bool,
+        kernels: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Send a snapshot; ``kernels`` are the effective kernels a full one was computed from."""
         if not self.observers:
             return
+        histograms = {}
+        if full:
+            # Epoch snapshots only: a histogram of every effective kernel costs tens of ms for
+            # 784-800-120-10, which at 10 batch snapshots a second would slow training by >10%.
+            kernels = kernels if kernels is not None else self._kernels()
+            bins = self.config.histogram_bins
+            histograms = {name: histogram(kernel, bins) for name, kernel in kernels.items()}
         snapshot = Snapshot(
             kind=kind,
             epoch=self._epoch,
@@ -183,9 +193,7 @@ class _EngineCallback(keras.callbacks.Callback):
             elapsed=time.perf_counter() - self._start,
             metrics=dict(metrics),
             eigenvalues=layer_eigenvalues(self.network),
-            # Epoch snapshots only: a histogram of every effective kernel costs tens of ms for
-            # 784-800-120-10, which at 10 batch snapshots a second would slow training by >10%.
-            histograms=layer_histograms(self.network, self.config.histogram_bins) if full else {},
+            histograms=histograms,
         )
         if full:
             snapshot.histogram_history = {
@@ -198,22 +206,26 @@ class _EngineCallback(keras.callbacks.Callback):
         for observer in self.observers:
             observer(snapshot)
 
-    def _record_histories(self) -> None:
-        for layer in dense_layers(self.network):
-            kernel = effective_weights(layer)[0]
-            self._history.setdefault(layer.name, HistogramHistory()).add(kernel)
+    def _kernels(self) -> dict[str, np.ndarray]:
+        return {layer.name: effective_weights(layer)[0] for layer in dense_layers(self.network)}
+
+    def _record_histories(self) -> dict[str, np.ndarray]:
+        """Add this epoch's kernels to the histogram histories; return the kernels."""
+        kernels = self._kernels()
+        for name, kernel in kernels.items():
+            self._history.setdefault(name, HistogramHistory()).add(kernel)
         if has_telescopic(self.network, self.telescopic):
             for index, item in enumerate(folded_layers(self.network, self.telescopic)):
                 name = f"compact_{index + 1}"
                 self._compact_history.setdefault(name, HistogramHistory()).add(item.kernel)
+        return kernels
 
     # -- Keras hooks ----------------------------------------------------------------
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
         self._good_weights = [np.array(w) for w in self.network.get_weights()]
         if self.observers:
-            self._record_histories()
-            self._emit("epoch", 0, {}, full=True)
+            self._emit("epoch", 0, {}, full=True, kernels=self._record_histories())
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self._call_first_batch = batch + 1  # a compiled call may run several batches
@@ -254,12 +266,12 @@ class _EngineCallback(keras.callbacks.Callback):
         if not all(np.all(np.isfinite(w)) for w in weights):
             self._diverge(self.batches_per_epoch)
             return
-        self._good_weights = [np.array(w) for w in weights]
+        self._good_weights = weights  # get_weights already returns copies
         self._good_epoch = epoch + 1
         self.rows.append(row)
         if self.observers:
-            self._record_histories()
-            self._emit("epoch", self.batches_per_epoch, {k: v for k, v in row.items()}, full=True)
+            kernels = self._record_histories()
+            self._emit("epoch", self.batches_per_epoch, dict(row), full=True, kernels=kernels)
 
     def _diverge(self, batch: int, first: int | None = None) -> None:
         self.model.stop_training = True
@@ -297,9 +309,10 @@ def split_validation(
     return dataset.x_train[train], dataset.y_train[train], (dataset.x_train[val], dataset.y_train[val])
 
 
-# A compiled call of this many floating-point operations lasts ~20 ms on a 2-core laptop CPU: long
-# enough that Keras's per-call dispatch (~1–6 ms) stops dominating, short enough for observers.
-EXECUTION_FLOPS = 1e9
+# A compiled call of this many floating-point operations lasts ~40–80 ms on a 2-core laptop CPU:
+# long enough that Keras's per-call dispatch (~1–6 ms) stops mattering, short enough for 10 Hz
+# observers and a prompt Stop. 1e9 left Train Λ at N2 = 2000 at 2 batches a call, 20 % slower.
+EXECUTION_FLOPS = 4e9
 MAX_STEPS_PER_EXECUTION = 50
 
 
@@ -330,16 +343,19 @@ def choose_steps_per_execution(model: keras.Model, config: TrainingConfig, batch
     return max(1, min(steps, MAX_STEPS_PER_EXECUTION, batches))
 
 
-def choose_jit_compile(config: TrainingConfig, model_jit: bool = False) -> bool:
+def choose_jit_compile(
+    config: TrainingConfig, model_jit: bool = False, masked_view: bool = False
+) -> bool:
     """Whether the training function is compiled with XLA (``config.jit_compile``, resolved).
 
     "auto" follows the model's own compile setting (``model_jit``; ``build_model`` compiles
-    without XLA). XLA was measured on every regime and on the cached views: it sped the
-    Constrained NN's cached steps up 2×, but recompiled in the second epoch (6 s against
-    1.6 s) and gained nothing consistent end to end (docs/BENCHMARKS.md), so it is opt-in.
+    without XLA), except for the Constrained NN's cached training view (``masked_view``): XLA
+    fuses its sparse correction (gather, scale, segment sum and their gradients) and halved the
+    CPU time of its epochs (784→800→120→10: 2.0 → 1.0 s; 784→2000→120→10: 3.0 → 2.0 s), while
+    it made every other regime's step slower (docs/BENCHMARKS.md).
     """
     if config.jit_compile == "auto":
-        return model_jit
+        return model_jit or masked_view
     return bool(config.jit_compile)
 
 
@@ -395,7 +411,8 @@ def train(
     if view.note:
         logger.warning(view.note)
     steps = choose_steps_per_execution(view.model, config, batches)
-    jit = choose_jit_compile(config, model.jit_compile is True)
+    masked_view = view.cached and any(isinstance(layer, MaskedDense) for layer in model.layers)
+    jit = choose_jit_compile(config, model.jit_compile is True, masked_view)
     compile_for_training(view.model, model, steps, jit)
     engine = _EngineCallback(config, list(observers), control, batches, telescopic, model)
     started = time.perf_counter()

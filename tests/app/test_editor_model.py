@@ -211,7 +211,7 @@ def test_misplaced_layers_are_marked_with_the_reason(model) -> None:
 def test_problems_that_belong_to_no_layer_are_global(model) -> None:
     model.remove_layers(range(4))
     assert model.rowCount() == 0
-    assert model.global_problems() == ["layers: must hold at least one layer"]
+    assert model.global_problems() == ["layers: must hold 1 to 64 layers, got 0"]
     assert not model.is_valid()
 
 

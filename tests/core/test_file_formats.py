@@ -13,7 +13,7 @@ from spectral_core import formats
 from spectral_core.architecture import Architecture, ArchitectureError, LayerSpec
 from spectral_core.cli import build_parser, config_from_args, main
 from spectral_core.config import LIMITS, ConfigError, TrainingConfig
-from spectral_core.sweep import EXAMPLE, SETTING_FIELDS, TOP_LEVEL, SweepError, parse_sweep
+from spectral_core.sweep import EXAMPLE, FIELDS, SETTING_FIELDS, SweepError, parse_sweep
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -75,6 +75,8 @@ def test_an_unknown_field_anywhere_in_a_sweep_is_refused_with_its_path():
         ({**example, "grid": {"learnig_rate": [0.1]}}, "grid.learnig_rate"),
         ({**example, "architectures": [{"input_units": 784, "layers": [], "widths": 3}]},
          "architectures[0].widths"),
+        ({**example, "architectures": [{"input_units": 784, "layers": [{"units": 3, "unit": 3}]}]},
+         "architectures[0].layers[0].unit"),
     ]:
         with pytest.raises(SweepError) as raised:
             parse_sweep(broken)
@@ -86,7 +88,8 @@ def test_the_declared_formats_match_the_values_they_describe():
         Architecture("a", 4, (LayerSpec(2, "softmax"),)).to_dict()
     )
     assert set(formats.LayerFormat.model_fields) == {f.name for f in dataclasses.fields(LayerSpec)}
-    assert set(formats.SweepFormat.model_fields) == set(TOP_LEVEL)
+    # The sweep --help lists every field of a sweep file.
+    assert [line.split()[0] for line in FIELDS.splitlines()] == list(formats.SweepFormat.model_fields)
     settings = formats.SweepFormat.model_fields["settings"].annotation
     assert set(settings.model_fields) == set(SETTING_FIELDS)
     assert set(formats.training_settings_model().model_fields) == {
@@ -120,6 +123,41 @@ def test_the_schemas_accept_the_shipped_files_and_refuse_unknown_keys(repo_root:
         {"input_units": 4, "layers": [{"units": 2, "unit": 3}]}
     )
     assert not sweep.is_valid({**json.loads(EXAMPLE), "settings": {"epohcs": 3}})
+
+
+def test_the_session_schema_accepts_a_saved_session_and_refuses_unknown_keys():
+    from spectral_core.record import RunRecord
+    from spectral_core.session import Session, session_to_json
+
+    architecture = Architecture("a", 4, (LayerSpec(2, "softmax"),))
+    run = RunRecord("r", architecture, "lambda", TrainingConfig(), "mnist", [{"loss": 1.0}])
+    document = session_to_json(Session(architecture, "lambda", TrainingConfig(), "mnist", [run]))
+    validator = jsonschema.Draft202012Validator(formats.json_schemas()["session.schema.json"])
+    validator.validate(json.loads(json.dumps(document)))
+    document["runs"][0]["analysis"]["histograms"] = {"layer_1": {"counts": "a.npy", "edge": "b.npy"}}
+    assert not validator.is_valid(document)
+    with pytest.raises(formats.FormatErrors) as raised:
+        formats.parse(formats.SessionFormat, document, "session")
+    assert [str(problem) for problem in raised.value.problems] == [
+        "runs[0].analysis.histograms.layer_1.edge: unknown field; allowed fields are counts, edges",
+        "runs[0].analysis.histograms.layer_1.edges: is required",
+    ]
+
+
+def test_every_problem_is_listed_misspelt_keys_first():
+    with pytest.raises(formats.FormatErrors) as raised:
+        formats.parse(
+            formats.ArchitectureFormat,
+            {"input_unit": 4, "layers": [{"units": 2, "activation": "softmax"}, {"units": 0}]},
+            "architecture",
+        )
+    assert [str(problem) for problem in raised.value.problems] == [
+        "input_unit: unknown field; allowed fields are name, input_units, layers, "
+        "train_input_eigenvalues",
+        "input_units: is required",
+        "layers[0].activation: softmax is allowed only on the last layer",
+        "layers[1].units: must be an integer from 1 to 100000, got 0",
+    ]
 
 
 def parse_train(*argv: str):

@@ -60,7 +60,7 @@ VALID_ARCHITECTURE = {
         ),
         (
             json.dumps({**VALID_ARCHITECTURE, "layers": [{"units": 5}] * 10_000}).encode(),
-            r"layers: must hold at most 64 layers, got 10000",
+            r"layers: must hold 1 to 64 layers, got 10000",
         ),
         (
             json.dumps({**VALID_ARCHITECTURE, "__class__": "os.system"}).encode(),

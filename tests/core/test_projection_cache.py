@@ -123,11 +123,29 @@ def test_auto_xla_follows_the_model_and_the_setting_forces_it():
     auto = TrainingConfig()
     assert auto.jit_compile == "auto"
     assert not choose_jit_compile(auto) and choose_jit_compile(auto, model_jit=True)
+    assert choose_jit_compile(auto, masked_view=True)
+    assert not choose_jit_compile(TrainingConfig(jit_compile=False), masked_view=True)
     assert choose_jit_compile(TrainingConfig(jit_compile=True))
     assert not choose_jit_compile(TrainingConfig(jit_compile=False), model_jit=True)
     for bad in ("yes", 1, None):
         with pytest.raises(ConfigError, match='jit_compile: must be true, false or "auto"'):
             TrainingConfig(jit_compile=bad).validate()
+
+
+def test_auto_xla_is_on_only_for_the_cached_constrained_nn(small_digits):
+    """The engine resolves "auto" per run: XLA for direct-subset's cached view, not otherwise."""
+    config = TrainingConfig(epochs=1, batch_size=100, validation_fraction=0)
+    resolved = {}
+    for regime, cache_mb in (("direct-subset", 64), ("direct-subset", 0), ("lambda", 64)):
+        model = build_model(CHAIN, regime, seed=0)
+        config.projection_cache_mb = cache_mb
+        result = train(model, small_digits, config)
+        resolved[regime, cache_mb] = (result.cached_projection, result.jit_compile)
+    assert resolved == {
+        ("direct-subset", 64): (True, True),
+        ("direct-subset", 0): (False, False),
+        ("lambda", 64): (True, False),
+    }
 
 
 @pytest.mark.parametrize(("flag", "value"), [([], "auto"), (["--jit-compile"], True),
