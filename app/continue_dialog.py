@@ -9,6 +9,7 @@ epochs; the training controller does the rest. Tests answer it by replacing
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -82,3 +83,40 @@ def ask_continuation(
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
     return dialog.choice()
+
+
+def continue_current_run(window: Any) -> None:
+    """Run ▸ Continue training…: the current run of ``window`` (a MainWindow), more epochs
+    from its weights, in its regime or another the library allows (asked in the dialog);
+    refused with a message in the banner when a run is going or the run has no model."""
+    from spectral_core.continuation import continuation_regimes
+
+    run = window.state.current
+    if run is None:
+        return window.show_error("select a run in the runs list to continue it")
+    if window.is_training:
+        return window.show_error(
+            f"cannot continue {run.name}: a run is going (one run at a time); stop it or wait"
+        )
+    if not window.tensorflow_ready:
+        return window.show_error("TensorFlow is still loading; continue when it is ready")
+    if run.model is None:
+        return window.show_error(
+            f"cannot continue {run.name}: it has no trained model "
+            "(its session kept no weights, or they are still being rebuilt)"
+        )
+    answer = ask_continuation(
+        window,
+        run,
+        continuation_regimes(run.regime),
+        window.run_panel.epochs.value(),
+        window.run_panel.dataset_source(),
+    )
+    if answer is None:
+        return None
+    window.message_bar.dismiss()
+    regime, epochs = answer
+    error = window.training.continue_run(run, regime, epochs, window.selected_device())
+    if error is not None:
+        window.show_error(error)
+    return None

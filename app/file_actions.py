@@ -17,13 +17,13 @@ from PySide6.QtWidgets import QMenu
 from app.dialogs import ask_open_folder, ask_open_path, ask_save_path
 from app.lab_state import LabState
 from app.plots import export_plot
-from app.retract import ensure_compact
+from app.retract import ensure_compact, rebuild_models
 from app.run_panel import BUILTIN_SOURCES
 from spectral_core.architecture import Architecture, ArchitectureError
 from spectral_core.config import TrainingConfig
 from spectral_core.errors import SpectralLabError
 from spectral_core.files import WriteError, atomic_write_text
-from spectral_core.session import SESSION_SUFFIX, SessionError
+from spectral_core.session import SESSION_SUFFIX, Session, SessionError
 
 MAX_RECENT_FILES = 8
 SESSION_FILTER = f"Spectral Lab sessions (*{SESSION_SUFFIX})"
@@ -48,6 +48,28 @@ class FileActions:
         return ask_save_path(self.window, title, suggested, filters)
 
     # -- sessions -------------------------------------------------------------------------------
+    def current_session(self, with_weights: bool = True) -> Session:
+        """The lab state as a session value (see :meth:`LabState.to_session`)."""
+        self.window.binding.sync()
+        return self.state.to_session(with_weights)
+
+    def restore_session(self, session: Session) -> None:
+        """Replace the architecture, the settings and the runs by ``session``'s; the undo
+        history is cleared (it acts on runs no longer in the session)."""
+        if self.state.is_training:
+            return self.window.show_error("a run is going: stop it before opening a session")
+        self.window.binding.push(session)
+        self.state.from_session(session)
+        self.window.commands.clear()
+        self.rebuild_models()
+        return None
+
+    def rebuild_models(self) -> None:
+        """Give the runs opened from a file their models (once TensorFlow is loaded)."""
+        if self.window.tensorflow_ready:
+            for error in rebuild_models(self.state):
+                self.window.show_error(error)
+
     def save_session(self, path: str | Path) -> bool:
         from spectral_core.session import save_session
 
@@ -89,7 +111,7 @@ class FileActions:
             return self.open_study(file)
         try:
             if file.suffix == ".json":
-                self.window.editor.set_architecture(Architecture.load(file))  # an undoable edit
+                self.window.editor.set_architecture(Architecture.load(file))  # a command
             else:
                 self.window.restore_session(load_session(file))
                 self._opened(file)
@@ -103,6 +125,7 @@ class FileActions:
     def _opened(self, file: Path) -> None:
         self.session_path = file
         self.window.setWindowTitle(f"Spectral Lab — {file.name}")
+        self.window.commands.set_clean()  # the state as the file holds it
         self.add_recent(file)
 
     # -- search study folders -----------------------------------------------------------------
@@ -132,7 +155,7 @@ class FileActions:
                 text = f"{folder / BEST_FILE}: {text}"
             self.window.show_error(f"cannot open the study folder {folder.name}: {text}")
             return False
-        self.window.editor.set_architecture(architecture)  # an undoable edit
+        self.window.editor.set_architecture(architecture)  # a command: Ctrl+Z takes it back
         panel = self.window.run_panel
         panel.set_regime(regime)
         panel.set_config(config)

@@ -12,7 +12,10 @@ Events (the callback receives the event name and a value):
 ``architecture`` (Architecture), ``settings`` (None), ``runs`` (None: the list was replaced
 or cleared), ``run_added`` (LabRun), ``run_changed`` (LabRun: retracted, model rebuilt, test
 metrics), ``current`` (LabRun or None), ``selection`` (list of LabRun), ``status`` (str),
-``epoch`` (None: a training epoch ended, its checkpoint is available).
+``epoch`` (None: a training epoch ended, its checkpoint is available), ``pruning``
+(PruningTarget or None: the network the pruning tab works on).
+
+Undoable changes go through the commands of :mod:`app.commands` and its one command stack.
 
 A run continued from another names it in its record's ``continued_from``; :meth:`lineage`
 follows those names back.
@@ -110,6 +113,17 @@ class LabRun:
         """The compact model once retracted, else the trained one."""
         return self.compact if self.retracted else self.model
 
+    def analysis_target(self) -> dict[str, Any]:
+        """What the analysis tabs (pruning) work on: the active model, the data set, and the
+        architecture and regime it has (the compact model's once retracted)."""
+        retracted = self.retracted
+        return {
+            "model": self.active_model,
+            "dataset": self.dataset,
+            "architecture": self.architecture.retracted() if retracted else self.architecture,
+            "regime": "direct-full" if retracted else self.regime,
+        }
+
     def histograms(self) -> dict[str, Histogram]:
         """Final effective-weight histograms of every layer, and of the compact model's."""
         return self.record.final_histograms()
@@ -123,6 +137,16 @@ class LabRun:
     def to_record(self, with_weights: bool = True) -> RunRecord:
         """The record a session file stores (weights read from the model when asked)."""
         return replace(self.record, weights=self.weights() if with_weights else None)
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: undo swaps one for another
+class PruningTarget:
+    """The network the pruning tab works on: a run's active model, or a pruned version of it."""
+
+    model: Any
+    architecture: Architecture
+    dataset: Any  # the loaded data set whose test set measures it, or None
+    label: str = "original"
 
 
 class LabState:
@@ -144,6 +168,7 @@ class LabState:
         self.current: LabRun | None = None
         self.selection: list[LabRun] = []
         self.status = "idle"
+        self.pruning: PruningTarget | None = None
         # Set by the training controller while a run trains: the run so far as a record
         # (finished epochs, their analysis and the last epoch's weights), or None.
         self.checkpoint: Callable[[], RunRecord | None] | None = None
@@ -244,6 +269,12 @@ class LabState:
         if runs != self.selection:
             self.selection = runs
             self.emit("selection", list(runs))
+
+    def set_pruning(self, target: PruningTarget | None) -> None:
+        """The network the pruning tab works on (undoable through :class:`app.commands.Prune`)."""
+        if target is not self.pruning:
+            self.pruning = target
+            self.emit("pruning", target)
 
     def epoch_finished(self) -> None:
         self.emit("epoch")

@@ -1,6 +1,7 @@
 """The main window: layout and wiring of the lab state, its views and its controllers.
 
-State lives in :class:`app.lab_state.LabState`; training in
+State lives in :class:`app.lab_state.LabState`, its undo history in the one
+:class:`app.commands.CommandStack` (``window.commands``); training in
 :class:`app.training_controller.TrainingController`; drawing runs in
 :class:`app.run_views.RunViews`; files in :class:`app.file_actions.FileActions`; background
 jobs in :class:`app.tasks.TaskRunner`. TensorFlow is not imported by this module: the window
@@ -24,10 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import continue_dialog
+from app.commands import CommandStack
+from app.continue_dialog import continue_current_run
 from app.device_bar import DeviceBar
 from app.dialogs import MessageBar
 from app.editor import ArchitectureEditor
+from app.editor.widget import start_architecture
 from app.file_actions import FileActions
 from app.help import install_help
 from app.lab_state import LabRun, LabState
@@ -37,15 +40,20 @@ from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
 from app.plots.weights import WeightsPanel
 from app.pruning_panel import PruningPanel
-from app.retract import Retraction, rebuild_models
+from app.retract import Retraction
 from app.run_panel import RunPanel
 from app.run_views import NO_RUN_TEXT, RunViews
 from app.runs_list import RunsList
 from app.settings_binding import SettingsBinding
 from app.training_controller import TrainingController
 from app.view_guard import ViewGuard
-from app.window_actions import add_view_action, build_actions, update_actions
-from spectral_core.session import Session
+from app.window_actions import (
+    add_view_action,
+    build_actions,
+    retract_current,
+    start_training,
+    update_actions,
+)
 
 GEOMETRY_KEY, STATE_KEY = "window/geometry", "window/state"  # app.main sets the org/app names
 
@@ -62,13 +70,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Spectral Lab")
         self.settings = settings if settings is not None else QSettings()
         install_svg_export()
-        self.editor, self.run_panel = ArchitectureEditor(), RunPanel()
+        self.run_panel, self.commands = RunPanel(), CommandStack()
+        panel = self.run_panel
         self.state = LabState(
-            self.editor.architecture(),
-            self.run_panel.current_regime(),
-            None,
-            self.run_panel.dataset_source(),
+            start_architecture(), panel.current_regime(), None, panel.dataset_source()
         )
+        self.editor = ArchitectureEditor(self.state, self.commands)
         self._build_widgets()
         self.views = ViewGuard(lambda text: self.message_bar.show_message(text, "warning"))
         self.run_views = RunViews(
@@ -79,6 +86,7 @@ class MainWindow(QMainWindow):
             self.result_label,
             self.state.lineage,
         )
+        self.run_views.follow(self.state)
         self.training = TrainingController(
             self.state,
             self.run_views,
@@ -90,13 +98,13 @@ class MainWindow(QMainWindow):
         )
         self.files = FileActions(self, self.state, self.settings)
         self.retraction = Retraction(
-            self.state, self.editor.undo_stack, self.run_panel.show_state, self.show_error, self
+            self.state, self.commands, self.run_panel.show_state, self.show_error, self
         )
         build_actions(self)
-        self.pruning_panel = PruningPanel(undo_stack=self.editor.undo_stack)
+        self.pruning_panel = PruningPanel(self.state, self.commands)
         self.add_analysis_tab(self.pruning_panel, "Pruning")
         self.modelReady.connect(self.views.wrap("pruning", self.pruning_panel.on_model_ready))
-        self.binding = SettingsBinding(self.state, self.editor, self.run_panel)
+        self.binding = SettingsBinding(self.state, self.run_panel)
         self._connect()
         self.run_panel.remember_in(self.settings)
         update_actions(self)  # Run ▸ Log to TensorBoard shows the remembered folder
@@ -183,14 +191,7 @@ class MainWindow(QMainWindow):
     # == public surface ====================================================================
     def plots(self) -> dict[str, Any]:
         """Every plot of the window by title (each also exports from its right-click menu)."""
-        return {
-            "Loss": self.metrics_panel.loss_plot,
-            "Accuracy": self.metrics_panel.accuracy_plot,
-            "Sorted eigenvalues": self.spectrum_panel.sorted_plot,
-            "Eigenvalue histogram": self.spectrum_panel.histogram_plot,
-            "Weight distribution": self.weights_panel.histogram_plot,
-            "Weight histogram over epochs": self.weights_panel.history_plot,
-        }
+        return self.run_views.plots()
 
     def add_analysis_tab(self, widget: QWidget, title: str) -> None:
         """Add a tab next to the eigenvalue spectrum (used by the pruning panel)."""
@@ -235,57 +236,17 @@ class MainWindow(QMainWindow):
 
     def _on_tensorflow_loaded(self) -> None:
         self.run_panel.show_state("ready", 0)
-        self._rebuild_models()  # sessions opened while TensorFlow was loading
+        self.files.rebuild_models()  # sessions opened while TensorFlow was loading
         update_actions(self)
 
     # == commands ==========================================================================
     def start_training(self) -> None:
-        """Train the editor's stack with the run panel's settings (one run at a time)."""
-        if self.is_training:
-            self.statusBar().showMessage("A run is already going: one run at a time.", 5000)
-            return
-        if not self.tensorflow_ready:
-            return self.show_error(
-                "TensorFlow is still loading; Train becomes available when ready."
-            )
-        self.message_bar.dismiss()
-        if (error := self.training.start_from(self.editor, self.selected_device())) is not None:
-            self.show_error(error)
+        """Train the lab state's architecture with the run panel's settings."""
+        start_training(self)
 
     def continue_training(self) -> None:
-        """Run ▸ Continue training…: the current run, more epochs from its weights, in its
-        regime or another the library allows (asked in a dialog); refused with a message when
-        a run is going or the run has no model."""
-        from spectral_core.continuation import continuation_regimes
-
-        run = self.state.current
-        if run is None:
-            return self.show_error("select a run in the runs list to continue it")
-        if self.is_training:
-            return self.show_error(
-                f"cannot continue {run.name}: a run is going (one run at a time); stop it or wait"
-            )
-        if not self.tensorflow_ready:
-            return self.show_error("TensorFlow is still loading; continue when it is ready")
-        if run.model is None:
-            return self.show_error(
-                f"cannot continue {run.name}: it has no trained model "
-                "(its session kept no weights, or they are still being rebuilt)"
-            )
-        answer = continue_dialog.ask_continuation(
-            self,
-            run,
-            continuation_regimes(run.regime),
-            self.run_panel.epochs.value(),
-            self.run_panel.dataset_source(),
-        )
-        if answer is None:
-            return None
-        self.message_bar.dismiss()
-        regime, epochs = answer
-        error = self.training.continue_run(run, regime, epochs, self.selected_device())
-        if error is not None:
-            self.show_error(error)
+        """Run ▸ Continue training… (see :func:`app.continue_dialog.continue_current_run`)."""
+        continue_current_run(self)
 
     def toggle_pause(self) -> None:
         self.training.toggle_pause()
@@ -296,30 +257,11 @@ class MainWindow(QMainWindow):
 
     def retract(self) -> None:
         """Retract the current run (its comparison on the test set runs in the background)."""
-        run = self.state.current
-        if run is not None and not run.retracted and run.has_telescopic and not self.is_training:
-            self.retraction.retract(run)
+        retract_current(self)
 
-    # == sessions ==========================================================================
-    def current_session(self, with_weights: bool = True) -> Session:
-        """The lab state as a session value (see :meth:`LabState.to_session`)."""
-        self.binding.sync()
-        return self.state.to_session(with_weights)
-
-    def restore_session(self, session: Session) -> None:
-        """Replace the architecture, the settings and the runs by ``session``'s."""
-        if self.is_training:
-            return self.show_error("a run is going: stop it before opening a session")
-        self.binding.push(session)
-        self.state.from_session(session)
-        self._rebuild_models()
-
-    def _rebuild_models(self) -> None:
-        if self.tensorflow_ready:
-            for error in rebuild_models(self.state):
-                self.show_error(error)
-
-    # File actions, also called by app.main, the benchmark and the tests.
+    # Sessions and files (app.file_actions), also called by app.main, autosave and the tests.
+    current_session = property(lambda self: self.files.current_session)
+    restore_session = property(lambda self: self.files.restore_session)
     open_file = property(lambda self: self.files.open_file)
     save_session = property(lambda self: self.files.save_session)
     recent_files = property(lambda self: self.files.recent_files)
@@ -329,35 +271,16 @@ class MainWindow(QMainWindow):
 
     # == reactions to the state ============================================================
     def _on_state(self, event: str, value: Any) -> None:
-        state, views = self.state, self.run_views
-        if event in ("current", "runs") and not state.is_training:
-            views.show_run(state.current)
-            self._emit_model(state.current)
-        elif event == "run_changed" and value is state.current:
-            self.views.call("model", views.show_summary, value)
-            self._emit_model(value)
+        # The views follow the state themselves (RunViews.follow); here: locks and the model.
+        state, run = self.state, self.state.current
+        shown = event in ("current", "runs") and not state.is_training
+        if (shown or (event == "run_changed" and value is run)) and run is not None:
+            if run.active_model is not None:
+                self.modelReady.emit(run.analysis_target())
         elif event == "status":
-            self.editor.set_locked(state.is_training)
+            self.editor.set_locked(state.is_training)  # locks undo/redo too
             self.run_panel.set_settings_enabled(not state.is_training)
-        if event in ("run_added", "runs", "run_changed"):
-            views.show_comparisons(state.runs)
-        if event in ("current", "selection", "runs", "status"):
-            views.show_overlays(
-                [run for run in state.selection if run is not state.current or state.is_training]
-            )
         update_actions(self)
-
-    def _emit_model(self, run: LabRun | None) -> None:
-        if run is not None and run.active_model is not None:
-            retracted = run.retracted
-            self.modelReady.emit(
-                {
-                    "model": run.active_model,
-                    "dataset": run.dataset,
-                    "architecture": run.architecture.retracted() if retracted else run.architecture,
-                    "regime": "direct-full" if retracted else run.regime,
-                }
-            )
 
     # == closing ===========================================================================
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802  (Qt's name)

@@ -3,7 +3,9 @@
 Everything numerical is a call into :mod:`spectral_core.pruning`; this module only shows it.
 The accuracy of the pruned network is measured by a background task (:mod:`app.tasks`) while
 the slider moves: one job runs at a time (its result is cached), a newer request replaces a
-waiting one, and only the latest request's result is shown, so the latest threshold wins. Prune is an undoable command.
+waiting one, and only the latest request's result is shown, so the latest threshold wins.
+The network the panel works on is the lab state's ``pruning``; Prune is an undoable command
+(:class:`app.commands.Prune`) that swaps it for the pruned one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.commands import CommandStack, Prune
+from app.lab_state import LabState, PruningTarget
 from app.plots import live_plot
 from app.tasks import TaskRunner, TaskState
 
@@ -36,22 +39,11 @@ ALL_LAYERS = "all hidden layers"
 DEFAULT_RANKING = "eigenvalue"  # the issue's |λ_out|
 
 
-@dataclass
-class PruningState:
-    """The network the panel works on; Prune and its undo swap one state for another."""
-
-    model: Any
-    architecture: Any
-    dataset: Any
-    label: str = "original"
-
-
 @dataclass(frozen=True)
 class AccuracyRequest:
     number: int
-    generation: int
     key: tuple
-    state: PruningState
+    state: PruningTarget
     masks: list[np.ndarray]
 
 
@@ -66,45 +58,24 @@ def _measure(_task: TaskState, request: AccuracyRequest) -> tuple[int, float]:
     return request.number, value
 
 
-class PruneCommand(QUndoCommand):
-    """Replace the panel's network by its pruned version; undo brings the previous one back."""
-
-    def __init__(self, panel: PruningPanel, before: PruningState, after: PruningState) -> None:
-        super().__init__(f"Prune {after.label}")
-        self.panel = panel
-        self.before = before
-        self.after = after
-        self.generation = panel.generation
-
-    def _apply(self, state: PruningState) -> None:
-        # A new model arrived since: this command no longer applies, so it becomes a no-op.
-        if self.panel.generation != self.generation:
-            self.setObsolete(True)
-            return
-        self.panel._apply_state(state)
-
-    def redo(self) -> None:
-        self._apply(self.after)
-
-    def undo(self) -> None:
-        self._apply(self.before)
-
-
 class PruningPanel(QWidget):
     """Percentile threshold on node scores, kept/pruned spectrum, pruned accuracy, Prune, Export."""
 
     modelChanged = Signal(object)  # {"model", "architecture", "dataset", "label"} after Prune/undo
     accuracyChanged = Signal(float)  # accuracy for the current threshold, once measured
 
-    def __init__(self, undo_stack: QUndoStack | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: LabState, commands: CommandStack, parent: QWidget | None = None
+    ) -> None:
+        """The network is ``state.pruning``; Prune is a :class:`app.commands.Prune` on
+        ``commands``."""
         super().__init__(parent)
-        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
+        self.lab_state, self.commands = state, commands
         # One measurement at a time; it runs to the end (its result is cached) and a newer
         # request replaces an older waiting one: the latest threshold wins.
         self.tasks = TaskRunner("pruning", self._show_error, cancel_running=False, parent=self)
         self.pool = self.tasks.pool
-        self.generation = 0
-        self.state: PruningState | None = None
+        self.state: PruningTarget | None = None  # the network shown (the lab state's pruning)
         self.masks: list[np.ndarray] = []
         self.scores: list[np.ndarray] = []
         self._score_cache: dict[str, list[np.ndarray]] = {}
@@ -188,12 +159,15 @@ class PruningPanel(QWidget):
         self.prune_button.clicked.connect(self.prune)
         self.export_button.clicked.connect(self.export_dialog)
         self._set_enabled(False)
+        unsubscribe = state.subscribe(self._on_lab_state)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        if state.pruning is not None:
+            self._apply_state(state.pruning)
 
     # == public surface ====================================================================
     def set_model(self, model: Any, architecture: Any, dataset: Any) -> None:
         """Work on a new trained network (``dataset`` gives the test set; None: no accuracy)."""
-        self.generation += 1
-        self._apply_state(PruningState(model, architecture, dataset, "original"))
+        self.lab_state.set_pruning(PruningTarget(model, architecture, dataset, "original"))
 
     @Slot(object)
     def on_model_ready(self, payload: dict[str, Any]) -> None:
@@ -250,8 +224,7 @@ class PruningPanel(QWidget):
             return False
         removed = sum(mask.size for mask in self.masks) - sum(self.kept_counts())
         label = f"{removed} nodes by {self.current_ranking()} ({self.scope()})"
-        after = PruningState(model, architecture, state.dataset, label)
-        self.undo_stack.push(PruneCommand(self, state, after))
+        self.commands.push(Prune(self.lab_state, PruningTarget(model, architecture, state.dataset, label)))
         return True
 
     def export_model(self, path: str) -> str:
@@ -286,7 +259,11 @@ class PruningPanel(QWidget):
         return self.pool.waitForDone(timeout_ms)
 
     # == state ============================================================================
-    def _apply_state(self, state: PruningState) -> None:
+    def _on_lab_state(self, event: str, value: Any) -> None:
+        if event == "pruning" and value is not None:
+            self._apply_state(value)
+
+    def _apply_state(self, state: PruningTarget) -> None:
         from spectral_core.pruning import RANKING_LABELS, PruningError, available_rankings
 
         self.state = state
@@ -409,7 +386,7 @@ class PruningPanel(QWidget):
             return
         self._request_number += 1
         request = AccuracyRequest(
-            self._request_number, self.generation, key, state, [m.copy() for m in self.masks]
+            self._request_number, key, state, [m.copy() for m in self.masks]
         )
         self._latest = request
         self.accuracy_label.setText("Test accuracy of the pruned network: measuring…")

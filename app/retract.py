@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.commands import CommandStack, SetRetracted
 from app.lab_state import LabRun, LabState
 from app.tasks import TaskRunner, TaskState
 
@@ -92,35 +92,20 @@ def describe_report(run: LabRun) -> str:
     )
 
 
-class RetractCommand(QUndoCommand):
-    """Make a run's compact model the active one; undo makes the trained one active again."""
-
-    def __init__(self, state: LabState, run: LabRun) -> None:
-        super().__init__(f"Retract {run.name}")
-        self.state = state
-        self.run = run
-
-    def redo(self) -> None:
-        self.state.set_retracted(self.run, True)
-
-    def undo(self) -> None:
-        self.state.set_retracted(self.run, False)
-
-
 class Retraction:
     """Retracts runs of ``state``: the comparison runs as a background task, then an undoable
-    :class:`RetractCommand` on ``undo_stack`` makes the compact model active."""
+    :class:`app.commands.SetRetracted` on ``commands`` makes the compact model active."""
 
     def __init__(
         self,
         state: LabState,
-        undo_stack: QUndoStack,
+        commands: CommandStack,
         show_state: Callable[..., None],
         show_error: Callable[[str], None],
         parent: QObject,
     ) -> None:
         self.state = state
-        self.undo_stack = undo_stack
+        self.commands = commands
         self.show_state = show_state
         self.show_error = show_error
         self.runner = TaskRunner("retraction", show_error, parent=parent)
@@ -132,14 +117,14 @@ class Retraction:
             )
             return
         if run.compact is not None and run.report is not None:
-            self.undo_stack.push(RetractCommand(self.state, run))
+            self.commands.push(SetRetracted(self.state, run))
             return
         self.show_state(f"retracting {run.name} and comparing on the test set…")
 
         def done(result: tuple[Any, Any, Any]) -> None:
             run.compact, run.record.report, run.dataset = result
             self.show_state(f"{run.name} retracted", 1000)
-            self.undo_stack.push(RetractCommand(self.state, run))
+            self.commands.push(SetRetracted(self.state, run))
 
         self.runner.start(
             compare_on_test_set,

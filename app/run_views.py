@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QLabel
 
-from app.lab_state import LabRun
+from app.lab_state import LabRun, LabState
 from app.plots import set_run_name
 from app.plots.metrics import MetricsPanel
 from app.plots.spectrum import SpectrumPanel
@@ -53,6 +53,36 @@ class RunViews:
         self.summary = summary
         # The runs a record continued, oldest first (LabState.lineage): drawn before its epochs.
         self.lineage = lineage if lineage is not None else (lambda _record: [])
+
+    def plots(self) -> dict[str, Any]:
+        """Every plot by title (each also exports from its right-click menu)."""
+        return {
+            "Loss": self.metrics.loss_plot,
+            "Accuracy": self.metrics.accuracy_plot,
+            "Sorted eigenvalues": self.spectrum.sorted_plot,
+            "Eigenvalue histogram": self.spectrum.histogram_plot,
+            "Weight distribution": self.weights.histogram_plot,
+            "Weight histogram over epochs": self.weights.history_plot,
+        }
+
+    def follow(self, state: LabState) -> None:
+        """Redraw from ``state`` on its events: the current run (once training is over), the
+        Compare-with list, the selection's overlays."""
+
+        def on_state(event: str, value: Any) -> None:
+            if event in ("current", "runs") and not state.is_training:
+                self.show_run(state.current)
+            elif event == "run_changed" and value is state.current:
+                self.guard.call(MODEL, self.show_summary, value)
+            if event in ("run_added", "runs", "run_changed"):
+                self.show_comparisons(state.runs)
+            if event in ("current", "selection", "runs", "status"):
+                current, training = state.current, state.is_training
+                self.show_overlays(
+                    [run for run in state.selection if run is not current or training]
+                )
+
+        state.subscribe(on_state)
 
     def lineage_histories(self, record: RunRecord) -> list[tuple[str, list[dict[str, float]]]]:
         """(name, per-epoch rows) of every run ``record`` continued, oldest first."""

@@ -1,5 +1,6 @@
-"""Keeps the lab state's architecture and training settings in step with the editor and the run
-panel: widget edits go into the state, a state set from a file goes into the widgets."""
+"""Keeps the lab state's training settings in step with the run panel: widget edits go into the
+state, settings from a file go into the widgets. (The architecture editor renders the state's
+architecture itself and edits it through commands, see app.commands.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
-from app.editor import ArchitectureEditor
 from app.lab_state import LabState
 from app.run_panel import RunPanel
 from spectral_core.config import ConfigError
@@ -25,14 +25,13 @@ WATCHED = (
 
 
 class SettingsBinding:
-    """The editor's architecture and the run panel's settings, mirrored into ``state``."""
+    """The run panel's settings mirrored into ``state``; the architecture's default learning
+    rate shown in the run panel."""
 
-    def __init__(self, state: LabState, editor: ArchitectureEditor, run_panel: RunPanel) -> None:
+    def __init__(self, state: LabState, run_panel: RunPanel) -> None:
         self.state = state
-        self.editor = editor
         self.run_panel = run_panel
         self._pushing = False  # True while the state is written into the widgets
-        editor.architectureChanged.connect(state.set_architecture)
         for kind, signal in WATCHED:
             for widget in run_panel.findChildren(kind):
                 getattr(widget, signal).connect(self.sync)
@@ -51,10 +50,9 @@ class SettingsBinding:
         self.state.set_settings(panel.current_regime(), config, panel.dataset_source())
 
     def push(self, session: Session) -> None:
-        """Show ``session``'s architecture and settings in the widgets."""
+        """Show ``session``'s settings in the widgets (the editor follows the state)."""
         self._pushing = True
         try:
-            self.editor.set_architecture(session.architecture)
             self.run_panel.set_regime(session.regime)
             self.run_panel.set_config(session.config)
             self.run_panel.set_dataset_source(session.dataset)
@@ -63,7 +61,5 @@ class SettingsBinding:
 
     def _on_state(self, event: str, value: Any) -> None:
         if event == "architecture":
-            if self.editor.architecture() != value:
-                self.editor.set_architecture(value)  # e.g. opened from an architecture file
             if not value.problems():
                 self.run_panel.set_auto_learning_rate(default_learning_rate(value))

@@ -94,11 +94,11 @@ class TrainingController(QObject):
         )
         self.redraw_timer.start()
 
-    def start_from(self, editor: Any, device: str | None) -> str | None:
-        """Train ``editor``'s stack with the run panel's settings; an error message if they
-        are invalid (nothing starts then). A TensorBoard log folder set in the run panel gets
-        the run's logs in a new ``FOLDER/<run name>``."""
-        architecture = editor.architecture()
+    def start_from_state(self, device: str | None) -> str | None:
+        """Train the lab state's architecture with the run panel's settings; an error message
+        if they are invalid (nothing starts then). A TensorBoard log folder set in the run
+        panel gets the run's logs in a new ``FOLDER/<run name>``."""
+        architecture = self.state.architecture
         problems = architecture.problems()
         if problems:
             return "the architecture is invalid: " + "; ".join(map(str, problems))

@@ -1,16 +1,20 @@
 """The window's actions and menus (with their shortcuts), and when each is enabled.
 
 Adding a command: one row in :func:`build_actions`'s table (and a rule in
-:func:`update_actions` if it is not always available).
+:func:`update_actions` if it is not always available). Edit ▸ Undo/Redo follow the one
+:class:`app.commands.CommandStack` (:func:`command_action`); an undoable action pushes a
+command there (see app/commands.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from app.commands import CommandStack
 from app.view_menu import rebuild_view_menu
 
 
@@ -149,14 +153,60 @@ def build_actions(window: Any) -> None:
         if name in ("save_session_as", "save_architecture", "export_metrics"):
             menus[menu].addSeparator()
     window.tensorboard_action.setCheckable(True)
-    window.undo_action = window.editor.undo_stack.createUndoAction(window, "&Undo")
-    window.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
-    window.redo_action = window.editor.undo_stack.createRedoAction(window, "&Redo")
-    window.redo_action.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+    window.undo_action = command_action(window.commands, "undo", window)
+    window.redo_action = command_action(window.commands, "redo", window)
     menus["&Edit"].addActions([window.undo_action, window.redo_action])
     window.view_menu, window.tab_actions = menus["&View"], []
     rebuild_view_menu(window.tabs, window.view_menu, window.tab_actions)
     files.update_recent_menu()
+
+
+def command_action(commands: CommandStack, kind: str, parent: Any) -> QAction:
+    """Edit ▸ Undo (Ctrl+Z) or Edit ▸ Redo (Ctrl+Shift+Z) on ``commands``: enabled when there
+    is something to undo/redo and no run is training, named after the command ("Undo Add
+    layer 3"). It follows the stack's events until the action is deleted."""
+    if kind not in ("undo", "redo"):
+        raise ValueError(f"kind: must be one of undo, redo, got {kind!r}")
+    label, shortcut = ("&Undo", "Ctrl+Z") if kind == "undo" else ("&Redo", "Ctrl+Shift+Z")
+    action = make_action(parent, label, shortcut, getattr(commands, kind))
+    available, text = (
+        (commands.can_undo, commands.undo_text)
+        if kind == "undo"
+        else (commands.can_redo, commands.redo_text)
+    )
+
+    def refresh() -> None:
+        if not shiboken6.isValid(action):
+            unsubscribe()
+            return
+        action.setEnabled(available())
+        action.setText(f"{label} {text()}".strip())
+        action.setToolTip(action.text().replace("&", ""))
+
+    unsubscribe = commands.subscribe(refresh)
+    refresh()
+    return action
+
+
+def start_training(window: Any) -> None:
+    """Run ▸ Train: the lab state's architecture with the run panel's settings (one run at a
+    time; refused with a message while TensorFlow loads)."""
+    if window.is_training:
+        window.statusBar().showMessage("A run is already going: one run at a time.", 5000)
+        return
+    if not window.tensorflow_ready:
+        window.show_error("TensorFlow is still loading; Train becomes available when ready.")
+        return
+    window.message_bar.dismiss()
+    if (error := window.training.start_from_state(window.selected_device())) is not None:
+        window.show_error(error)
+
+
+def retract_current(window: Any) -> None:
+    """Run ▸ Retract: the current run, when it has telescopic layers and no run is training."""
+    run = window.state.current
+    if run is not None and not run.retracted and run.has_telescopic and not window.is_training:
+        window.retraction.retract(run)
 
 
 def toggle_tensorboard(window: Any) -> None:

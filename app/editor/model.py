@@ -1,8 +1,9 @@
-"""The architecture as a Qt list model: one row per layer, every edit an undoable command.
+"""The lab state's architecture as a Qt list model: one row per layer, every edit a command.
 
-The model wraps the library's immutable :class:`Architecture` value. Views and delegates write
-through ``setData`` / ``moveRows`` / drops and code through the ``add_layer``-style methods;
-all of them push a command on :attr:`ArchitectureModel.undo_stack`. Values that can never be
+The model renders ``LabState.architecture`` (the library's immutable :class:`Architecture`
+value). Views and delegates write through ``setData`` / ``moveRows`` / drops and code through
+the ``add_layer``-style methods; all of them push an :class:`app.commands.SetArchitecture`
+on the app's one :class:`app.commands.CommandStack`. Values that can never be
 valid (units outside 1..MAX_UNITS, unknown activations) are refused; combinations that are
 wrong only where they sit (softmax before the last layer, a telescopic non-linear layer) are
 accepted and reported per row through :data:`ProblemRole`, tooltips and a red foreground.
@@ -27,18 +28,10 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QUndoCommand
+from PySide6.QtGui import QBrush, QColor
 
-from app.editor.commands import (
-    InsertLayerCommand,
-    LockableUndoStack,
-    MoveLayerCommand,
-    RemoveLayerCommand,
-    SetArchitectureCommand,
-    SetInputUnitsCommand,
-    SetLayerCommand,
-    SetTrainInputEigenvaluesCommand,
-)
+from app.commands import CommandStack, SetArchitecture
+from app.lab_state import LabState
 from spectral_core.architecture import (
     ACTIVATIONS,
     MAX_LAYERS,
@@ -79,29 +72,115 @@ def _is_units(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_UNITS
 
 
+def row_steps(old: list[Any], new: list[Any]) -> list[tuple[str, int, int]] | None:
+    """Single-row steps that turn ``old`` into ``new``: ("insert", row, index in new),
+    ("remove", row, row) or ("move", row, target); [] when only values change in place, None
+    when no such steps lead there (a reset).
+
+    Insertions when ``old`` is a subsequence of ``new``, removals when ``new`` is one of
+    ``old``, and for a reordering the fewest moves (the rows outside a longest run already in
+    order move, each once).
+    """
+    if len(new) > len(old):
+        kept = _subsequence(old, new)
+        if kept is None:
+            return None
+        return [("insert", index, index) for index in range(len(new)) if index not in kept]
+    if len(new) < len(old):
+        kept = _subsequence(new, old)
+        if kept is None:
+            return None
+        return [("remove", row, row) for row in reversed(range(len(old))) if row not in kept]
+    targets = _permutation(old, new)
+    if targets is None:
+        return []  # same rows, values changed in place
+    in_order = _longest_increasing(targets)
+    current = list(targets)  # each row by the index it must end at
+    steps = []
+    for target in sorted(set(targets) - {targets[row] for row in in_order}):
+        source = current.index(target)
+        current.pop(source)
+        position = current.index(target - 1) + 1 if target > 0 else 0
+        current.insert(position, target)
+        steps.append(("move", source, position))
+    return steps
+
+
+def _subsequence(short: list[Any], long: list[Any]) -> set[int] | None:
+    """Indices of ``long`` that ``short`` matches in order (greedy), or None."""
+    kept, position = set(), 0
+    for item in short:
+        while position < len(long) and long[position] != item:
+            position += 1
+        if position == len(long):
+            return None
+        kept.add(position)
+        position += 1
+    return kept
+
+
+def _permutation(old: list[Any], new: list[Any]) -> list[int] | None:
+    """For each item of ``old``, its index in ``new`` (equal items in order), or None when
+    ``new`` is not a reordering of ``old``."""
+    free = list(range(len(new)))
+    targets = []
+    for item in old:
+        match = next((index for index in free if new[index] == item), None)
+        if match is None:
+            return None
+        free.remove(match)
+        targets.append(match)
+    return targets
+
+
+def _longest_increasing(values: list[int]) -> list[int]:
+    """Positions of one longest strictly increasing subsequence of ``values``."""
+    best: list[list[int]] = []  # best[k]: positions of an increasing run of length k + 1
+    for position, value in enumerate(values):
+        length = next((k for k, run in enumerate(best) if values[run[-1]] >= value), len(best))
+        run = (best[length - 1] if length else []) + [position]
+        if length == len(best):
+            best.append(run)
+        else:
+            best[length] = run
+    return best[-1] if best else []
+
+
 class ArchitectureModel(QAbstractListModel):
-    """Rows are the layers of an :class:`Architecture` (input units are not a row)."""
+    """Rows are the layers of the lab state's :class:`Architecture` (input units are not a row).
+
+    The model renders ``state.architecture`` and turns edits into
+    :class:`app.commands.SetArchitecture` commands on ``commands``; when the state's
+    architecture changes (an edit, undo, redo, a file) it works out the row insertions,
+    removals and moves that lead there, so views keep their selection on the same layers.
+    Given an :class:`Architecture` instead of a state, it edits a lab state of its own.
+    """
 
     architectureChanged = Signal(object)
     lockedChanged = Signal(bool)
 
     def __init__(
         self,
-        architecture: Architecture,
-        undo_stack: LockableUndoStack | None = None,
+        state: LabState | Architecture,
+        commands: CommandStack | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        if not isinstance(architecture, Architecture):
-            raise TypeError(f"architecture must be an Architecture, got {type(architecture).__name__}")
-        self._architecture = architecture
-        self.undo_stack = undo_stack if undo_stack is not None else LockableUndoStack(self)
+        if isinstance(state, Architecture):
+            state = LabState(state)
+        if not isinstance(state, LabState):
+            raise TypeError(f"state: must be a LabState or an Architecture, got {type(state).__name__}")
+        self.state = state
+        self.commands = commands if commands is not None else CommandStack()
+        self._architecture = state.architecture
         self._locked = False
         # Tells this model's own drags (moves) from layers dropped in from elsewhere (copies).
         self._drag_source_id = uuid.uuid4().hex
         self._row_problems: list[dict[str, str]] = []
         self._global_problems: list[str] = []
         self._index_problems()
+        unsubscribe = state.subscribe(self._on_state)
+        self.destroyed.connect(lambda *_: unsubscribe())
 
     # -- reading ----------------------------------------------------------------------
     def architecture(self) -> Architecture:
@@ -130,7 +209,7 @@ class ArchitectureModel(QAbstractListModel):
         if locked == self._locked:
             return
         self._locked = locked
-        self.undo_stack.set_locked(locked)
+        self.commands.set_locked(locked)
         # Flags depend on the lock; views re-read them on dataChanged.
         self._emit_rows_changed([])
         self.lockedChanged.emit(locked)
@@ -146,20 +225,18 @@ class ArchitectureModel(QAbstractListModel):
         if self._locked or self.rowCount() >= MAX_LAYERS:
             return False
         verb = "Add" if row == self.rowCount() else "Insert"
-        self._push(InsertLayerCommand(self, row, layer, f"{verb} layer {row + 1}"))
-        return True
+        layers = list(self._architecture.layers)
+        layers.insert(row, layer)
+        return self._push_layers(layers, f"{verb} layer {row + 1}")
 
     def remove_layers(self, rows: Iterable[int]) -> bool:
-        rows = sorted(set(self._checked_rows(rows)), reverse=True)
+        rows = sorted(set(self._checked_rows(rows)))
         if self._locked or not rows:
             return False
-        commands = [RemoveLayerCommand(self, row, f"Remove layer {row + 1}") for row in rows]
-        if len(rows) > 1:
-            text = "Remove layers " + ", ".join(str(row + 1) for row in reversed(rows))
-        else:
-            text = commands[0].text()
-        self._push_all(commands, text)
-        return True
+        noun = "layers" if len(rows) > 1 else "layer"
+        text = f"Remove {noun} " + ", ".join(str(row + 1) for row in rows)
+        layers = [layer for row, layer in enumerate(self._architecture.layers) if row not in rows]
+        return self._push_layers(layers, text)
 
     def move_layers(self, rows: Iterable[int], destination: int) -> bool:
         """Move ``rows`` (kept in order) in front of row ``destination`` (Qt's moveRows meaning)."""
@@ -170,27 +247,14 @@ class ArchitectureModel(QAbstractListModel):
         if self._locked or not moving:
             return False
         staying = [row for row in range(count) if row not in moving]
-        split = sum(1 for row in staying if row < destination)
-        # Move only the moving rows, each to just after the staying row it must follow (or
-        # after the moving rows already placed), so a single row is always a single step.
-        current = list(range(count))
-        steps: list[tuple[int, int]] = []
-        for placed, original in enumerate(moving):
-            source = current.index(original)
-            anchor = current.index(staying[split - 1]) + 1 if split else 0
-            target = anchor + placed
-            if source < target:
-                target -= 1
-            if source != target:
-                current.insert(target, current.pop(source))
-                steps.append((source, target))
-        if not steps:
-            return False
+        order = (
+            [row for row in staying if row < destination]
+            + moving
+            + [row for row in staying if row >= destination]
+        )
         numbers = ", ".join(str(row + 1) for row in moving)
         text = f"Move layer {numbers}" if len(moving) == 1 else f"Move layers {numbers}"
-        commands = [MoveLayerCommand(self, source, target, text) for source, target in steps]
-        self._push_all(commands, text)
-        return True
+        return self._push_layers([self.layer(row) for row in order], text)
 
     def move_layer(self, row: int, target: int) -> bool:
         """Move one layer so that it ends up at index ``target``."""
@@ -202,8 +266,9 @@ class ArchitectureModel(QAbstractListModel):
         (row,) = self._checked_rows([row])
         if self._locked or layer == self.layer(row):
             return False
-        self._push(SetLayerCommand(self, row, layer, text or f"Edit layer {row + 1}"))
-        return True
+        layers = list(self._architecture.layers)
+        layers[row] = layer
+        return self._push_layers(layers, text or f"Edit layer {row + 1}")
 
     def set_units(self, row: int, units: int) -> bool:
         layer = replace(self.layer(row), units=units)
@@ -225,7 +290,9 @@ class ArchitectureModel(QAbstractListModel):
             )
         if self._locked or units == self._architecture.input_units:
             return False
-        self._push(SetInputUnitsCommand(self, units))
+        architecture = replace(self._architecture, input_units=units)
+        # Steps of the spin box merge into one undo step.
+        self._push(architecture, f"Set input units to {units}", merge_key="input_units")
         return True
 
     def set_train_input_eigenvalues(self, value: bool) -> bool:
@@ -233,7 +300,8 @@ class ArchitectureModel(QAbstractListModel):
             raise ArchitectureError("train_input_eigenvalues", f"must be true or false, got {value!r}")
         if self._locked or value == self._architecture.train_input_eigenvalues:
             return False
-        self._push(SetTrainInputEigenvaluesCommand(self, value))
+        architecture = replace(self._architecture, train_input_eigenvalues=value)
+        self._push(architecture, ("Train" if value else "Freeze") + " input eigenvalues")
         return True
 
     def set_architecture(self, architecture: Architecture, text: str = "Set architecture") -> bool:
@@ -241,20 +309,19 @@ class ArchitectureModel(QAbstractListModel):
             raise TypeError(f"architecture must be an Architecture, got {type(architecture).__name__}")
         if self._locked or architecture == self._architecture:
             return False
-        self._push(SetArchitectureCommand(self, architecture, text))
+        self._push(architecture, text)
         return True
 
-    def _push(self, command: QUndoCommand) -> None:
-        self.undo_stack.push(command)
+    def _push_layers(self, layers: list[LayerSpec], text: str) -> bool:
+        if tuple(layers) == self._architecture.layers:
+            return False
+        self._push(replace(self._architecture, layers=tuple(layers)), text)
+        return True
 
-    def _push_all(self, commands: list[QUndoCommand], text: str) -> None:
-        if len(commands) == 1:
-            self._push(commands[0])
-            return
-        self.undo_stack.beginMacro(text)
-        for command in commands:
-            self._push(command)
-        self.undo_stack.endMacro()
+    def _push(self, architecture: Architecture, text: str, merge_key: str = "") -> None:
+        if self.state.architecture != self._architecture:
+            self._show(self.state.architecture)  # never edit from a stale copy
+        self.commands.push(SetArchitecture(self.state, architecture, text, merge_key))
 
     def _checked_rows(self, rows: Iterable[int]) -> list[int]:
         rows = list(rows)
@@ -263,60 +330,58 @@ class ArchitectureModel(QAbstractListModel):
                 raise IndexError(f"row: must be from 0 to {self.rowCount() - 1}, got {row!r}")
         return rows
 
-    # -- applying (commands only: no undo stack here) ----------------------------------
-    def _apply_insert(self, row: int, layer: LayerSpec) -> None:
-        self.beginInsertRows(QModelIndex(), row, row)
-        layers = list(self._architecture.layers)
-        layers.insert(row, layer)
-        self._set_value(replace(self._architecture, layers=tuple(layers)))
-        self.endInsertRows()
-        self._after_change()
+    # -- rendering the state's architecture ----------------------------------------------
+    def _on_state(self, event: str, value: Any) -> None:
+        if event == "architecture":
+            self._show(value)
 
-    def _apply_remove(self, row: int) -> None:
-        self.beginRemoveRows(QModelIndex(), row, row)
-        layers = list(self._architecture.layers)
-        del layers[row]
-        self._set_value(replace(self._architecture, layers=tuple(layers)))
-        self.endRemoveRows()
-        self._after_change()
-
-    def _apply_move(self, source: int, target: int) -> None:
-        if source == target:
+    def _show(self, architecture: Architecture) -> None:
+        """Become ``architecture`` through row insertions, removals or moves where they lead
+        there (views keep their selection), else a reset; then tell the views once."""
+        old, new = list(self._architecture.layers), list(architecture.layers)
+        if architecture == self._architecture:
             return
-        # Qt counts the destination before the move: one past the target when moving down.
-        destination = target + 1 if target > source else target
-        self.beginMoveRows(QModelIndex(), source, source, QModelIndex(), destination)
-        layers = list(self._architecture.layers)
-        layers.insert(target, layers.pop(source))
-        self._set_value(replace(self._architecture, layers=tuple(layers)))
-        self.endMoveRows()
-        self._after_change()
-
-    def _apply_set_layer(self, row: int, layer: LayerSpec) -> None:
-        layers = list(self._architecture.layers)
-        layers[row] = layer
-        self._set_value(replace(self._architecture, layers=tuple(layers)))
-        self._after_change()
-
-    def _apply_fields(self, **changes: Any) -> None:
-        self._set_value(replace(self._architecture, **changes))
-        self._after_change()
-
-    def _apply_architecture(self, architecture: Architecture) -> None:
-        self.beginResetModel()
+        if old != new:
+            steps = row_steps(old, new)
+            if steps is None:
+                self.beginResetModel()
+                self._set_layers(tuple(new))
+                self.endResetModel()
+            for step in steps or ():
+                self._apply_step(step, new)
         self._set_value(architecture)
-        self.endResetModel()
-        self._after_change()
+        # A problem can move between rows (softmax is fine only last), so refresh every row.
+        self._emit_rows_changed([])
+        self.architectureChanged.emit(self._architecture)
+
+    def _apply_step(self, step: tuple[str, int, int], new: list[LayerSpec]) -> None:
+        kind, first, second = step
+        layers = list(self._architecture.layers)
+        if kind == "insert":  # new[second] goes in at row ``first``
+            self.beginInsertRows(QModelIndex(), first, first)
+            layers.insert(first, new[second])
+            self._set_layers(tuple(layers))
+            self.endInsertRows()
+        elif kind == "remove":
+            self.beginRemoveRows(QModelIndex(), first, first)
+            del layers[first]
+            self._set_layers(tuple(layers))
+            self.endRemoveRows()
+        else:  # move row ``first`` so that it ends up at index ``second``
+            # Qt counts the destination before the move: one past the target when moving down.
+            destination = second + 1 if second > first else second
+            self.beginMoveRows(QModelIndex(), first, first, QModelIndex(), destination)
+            layers.insert(second, layers.pop(first))
+            self._set_layers(tuple(layers))
+            self.endMoveRows()
+
+    def _set_layers(self, layers: tuple[LayerSpec, ...]) -> None:
+        self._set_value(replace(self._architecture, layers=layers))
 
     def _set_value(self, architecture: Architecture) -> None:
         # Problems are indexed at once: views read them as soon as rows are inserted.
         self._architecture = architecture
         self._index_problems()
-
-    def _after_change(self) -> None:
-        # A problem can move between rows (softmax is fine only last), so refresh every row.
-        self._emit_rows_changed([])
-        self.architectureChanged.emit(self._architecture)
 
     def _emit_rows_changed(self, roles: list[int]) -> None:
         if self.rowCount():
@@ -522,9 +587,7 @@ class ArchitectureModel(QAbstractListModel):
             return True
         if not layers or self.rowCount() + len(layers) > MAX_LAYERS:
             return False
-        commands = [
-            InsertLayerCommand(self, row + offset, layer, f"Insert layer {row + offset + 1}")
-            for offset, layer in enumerate(layers)
-        ]
-        self._push_all(commands, f"Drop {len(layers)} layers")
-        return True
+        text = f"Insert layer {row + 1}" if len(layers) == 1 else f"Drop {len(layers)} layers"
+        stack = list(self._architecture.layers)
+        stack[row:row] = layers
+        return self._push_layers(stack, text)

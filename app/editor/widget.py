@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.editor.commands import LockableUndoStack
+from app.commands import CommandStack
 from app.editor.delegates import ActivationDelegate, UnitsDelegate
 from app.editor.diagram import StackDiagram
 from app.editor.model import ArchitectureModel
@@ -33,6 +33,7 @@ from app.editor.table import (
     UNITS_COLUMN,
     LayerTableProxy,
 )
+from app.lab_state import LabState
 from resources import preset_paths
 from spectral_core.architecture import MAX_LAYERS, MAX_UNITS, Architecture, ArchitectureError
 from spectral_core.regimes import PAPER_NAMES, check_regime, parameter_counts
@@ -57,6 +58,15 @@ def load_presets() -> dict[str, Architecture | ArchitectureError]:
     return presets
 
 
+def start_architecture(presets: dict[str, Architecture | ArchitectureError] | None = None) -> Architecture:
+    """The architecture a new window starts with: the START_PRESET, else the first readable preset."""
+    presets = load_presets() if presets is None else presets
+    start = presets.get(START_PRESET)
+    if isinstance(start, Architecture):
+        return start
+    return next(value for value in presets.values() if isinstance(value, Architecture))
+
+
 def share_text(part: int, whole: int) -> str:
     """A percentage with about three significant digits, for labels."""
     percent = 100 * part / whole
@@ -64,21 +74,24 @@ def share_text(part: int, whole: int) -> str:
 
 
 class ArchitectureEditor(QWidget):
-    """Edits one :class:`Architecture`; every edit is a command on :attr:`undo_stack`."""
+    """Shows ``state``'s :class:`Architecture` and turns every edit into a command on
+    ``commands`` (both made here when not given: an editor on its own)."""
 
     architectureChanged = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        state: LabState | None = None,
+        commands: CommandStack | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._presets = load_presets()
-        start = self._presets.get(START_PRESET)
-        if not isinstance(start, Architecture):
-            start = next(
-                value for value in self._presets.values() if isinstance(value, Architecture)
-            )
+        self.state = state if state is not None else LabState(start_architecture(self._presets))
+        self.commands = commands if commands is not None else CommandStack()
         self._regime = "lambda"
-        self.undo_stack = LockableUndoStack(self)
-        self.model = ArchitectureModel(start, self.undo_stack, self)
+        self.model = ArchitectureModel(self.state, self.commands, self)
+        start = self.model.architecture()
         self.table_model = LayerTableProxy(self.model, self)
         self._build()
         self._tooltips = {widget: widget.toolTip() for widget in self._edit_widgets()}

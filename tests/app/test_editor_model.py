@@ -31,6 +31,7 @@ from app.editor.table import (
     UNITS_COLUMN,
     LayerTableProxy,
 )
+from app.window_actions import command_action
 from resources import preset_paths
 from spectral_core.architecture import MAX_UNITS, Architecture, ArchitectureError, LayerSpec
 
@@ -69,8 +70,8 @@ def test_list_model_and_table_proxy_pass_the_model_tester(qtmodeltester, path) -
     model.set_units(0, 33)
     model.remove_layers([0, 1])
     model.set_architecture(DEEP)
-    while model.undo_stack.canUndo():
-        model.undo_stack.undo()
+    while model.commands.can_undo():
+        model.commands.undo()
     assert model.architecture() == Architecture.load(path)
 
 
@@ -131,11 +132,11 @@ def test_every_edit_is_one_undo_step_that_restores_exactly(model, name) -> None:
     after = model.architecture()
     assert emitted[-1] == after
     assert expected(after), after
-    assert model.undo_stack.count() == 1
-    model.undo_stack.undo()
+    assert model.commands.count == 1
+    model.commands.undo()
     assert model.architecture() == before
     assert [model.layer(row) for row in range(model.rowCount())] == list(before.layers)
-    model.undo_stack.redo()
+    model.commands.redo()
     assert model.architecture() == after
 
 
@@ -144,7 +145,7 @@ def test_unchanged_values_push_nothing(model) -> None:
     assert not model.set_architecture(DEEP)
     assert not model.move_layers([1], 1)
     assert model.setData(model.index(0), 800, UnitsRole)
-    assert model.undo_stack.count() == 0
+    assert model.commands.count == 0
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,7 @@ def test_unchanged_values_push_nothing(model) -> None:
 def test_values_that_are_never_valid_are_refused(model, role, value) -> None:
     assert not model.setData(model.index(2), value, role)
     assert model.architecture() == DEEP
-    assert model.undo_stack.count() == 0
+    assert model.commands.count == 0
 
 
 def test_python_edits_with_bad_values_name_the_field(model) -> None:
@@ -177,7 +178,7 @@ def test_python_edits_with_bad_values_name_the_field(model) -> None:
         model.add_layer(LayerSpec(3, "swish"))
     with pytest.raises(IndexError, match="row: must be from 0 to 3"):
         model.remove_layers([4])
-    assert model.undo_stack.count() == 0
+    assert model.commands.count == 0
 
 
 def test_misplaced_layers_are_marked_with_the_reason(model) -> None:
@@ -233,7 +234,7 @@ def test_proxy_columns_edit_through_the_list_model(model) -> None:
     assert not proxy.setData(proxy.index(2, PROBLEMS_COLUMN), "x", Qt.ItemDataRole.EditRole)
     assert model.architecture().layers[2] == LayerSpec(64, "tanh")
     assert not model.architecture().layers[0].telescopic
-    assert model.undo_stack.count() == 3
+    assert model.commands.count == 3
 
 
 @st.composite
@@ -254,21 +255,24 @@ def test_moving_any_rows_anywhere_matches_qt_move_semantics(qapp, move) -> None:
     before = [row for row in staying if row < destination]
     after = [row for row in staying if row >= destination]
     expected = [layers[row] for row in before + rows + after]
+    moved: list[int] = []
+    model.rowsMoved.connect(lambda *_: moved.append(1))
     changed = model.move_layers(rows, destination)
     assert list(model.architecture().layers) == expected
     assert changed == (expected != list(layers))
-    assert model.undo_stack.count() == int(changed)
-    # Never more single-row moves than rows moved (one row is one step).
-    assert model.undo_stack.command(0) is None or model.undo_stack.command(0).childCount() <= len(rows)
-    model.undo_stack.undo()
+    assert model.commands.count == int(changed)
+    # Views see single-row moves (their selection follows), never more than rows moved.
+    assert len(moved) <= len(rows)
+    model.commands.undo()
     assert model.architecture().layers == layers
+    assert len(moved) <= 2 * len(rows)
 
 
 def test_move_rows_follows_qt_semantics_and_is_undoable(model) -> None:
     assert model.moveRows(QModelIndex(), 0, 2, QModelIndex(), 4)
     assert units_of(model) == [120, 10, 800, 600]
-    assert model.undo_stack.count() == 1
-    model.undo_stack.undo()
+    assert model.commands.count == 1
+    model.commands.undo()
     assert model.architecture() == DEEP
     assert not model.moveRows(QModelIndex(), 3, 2, QModelIndex(), 0)  # past the end
     assert not model.moveRows(QModelIndex(), 1, 1, QModelIndex(), 1)  # onto itself
@@ -283,8 +287,8 @@ def test_dragging_rows_inside_the_model_moves_them_in_one_step(model) -> None:
     assert proxy.canDropMimeData(mime, Qt.DropAction.MoveAction, 0, 0, QModelIndex())
     assert proxy.dropMimeData(mime, Qt.DropAction.MoveAction, 0, 0, QModelIndex())
     assert units_of(model) == [600, 10, 800, 120]
-    assert model.undo_stack.count() == 1
-    model.undo_stack.undo()
+    assert model.commands.count == 1
+    model.commands.undo()
     assert model.architecture() == DEEP
 
     # Dropped onto a row (row -1, parent = that row): in front of it.
@@ -307,7 +311,7 @@ def test_layers_dragged_from_another_editor_are_copied(model) -> None:
     assert units_of(model) == [800, 42, 600, 120, 10]
     assert model.layer(1) == LayerSpec(42, "tanh")
     assert other.rowCount() == 2
-    model.undo_stack.undo()
+    model.commands.undo()
     assert model.architecture() == DEEP
 
 
@@ -319,12 +323,12 @@ def test_malformed_drops_are_refused(model) -> None:
     text = QMimeData()
     text.setText("800")
     assert not model.canDropMimeData(text, Qt.DropAction.CopyAction, 0, 0, QModelIndex())
-    assert model.architecture() == DEEP and model.undo_stack.count() == 0
+    assert model.architecture() == DEEP and model.commands.count == 0
 
 
 def test_locked_model_refuses_edits_undo_and_drops(model, qapp) -> None:
     model.set_units(0, 500)
-    undo_action = model.undo_stack.createUndoAction(None)
+    undo_action = command_action(model.commands, "undo", None)
     assert undo_action.isEnabled()
     model.set_locked(True)
     assert not undo_action.isEnabled()
@@ -338,10 +342,10 @@ def test_locked_model_refuses_edits_undo_and_drops(model, qapp) -> None:
     assert not model.dropMimeData(model.mimeData([model.index(0)]), Qt.DropAction.MoveAction, 3, 0, QModelIndex())
     assert not model.flags(model.index(0)) & Qt.ItemFlag.ItemIsEditable
     undo_action.trigger()
-    model.undo_stack.undo()
+    model.commands.undo()
     assert model.architecture() == edited
     model.set_locked(False)
-    assert undo_action.isEnabled() and undo_action.text() == "Undo Set units of layer 1 to 500"
+    assert undo_action.isEnabled() and undo_action.text() == "&Undo Set units of layer 1 to 500"
     undo_action.trigger()
     assert model.architecture() == DEEP
 
@@ -349,21 +353,21 @@ def test_locked_model_refuses_edits_undo_and_drops(model, qapp) -> None:
 def test_input_unit_steps_merge_into_one_undo_step(model) -> None:
     for units in (785, 786, 787):
         model.set_input_units(units)
-    assert model.undo_stack.count() == 1
-    model.undo_stack.undo()
+    assert model.commands.count == 1
+    model.commands.undo()
     assert model.architecture().input_units == 784
-    model.undo_stack.redo()
+    model.commands.redo()
     model.set_input_units(784)  # back where it started: nothing left to undo
-    assert model.undo_stack.count() == 0 or not model.undo_stack.canUndo()
+    assert model.commands.count == 0 or not model.commands.can_undo()
     assert model.architecture() == DEEP
 
 
 def test_removing_several_layers_undoes_in_one_step(model) -> None:
     model.remove_layers([3, 0, 1])
     assert units_of(model) == [120]
-    assert model.undo_stack.count() == 1
-    assert model.undo_stack.undoText() == "Remove layers 1, 2, 4"
-    model.undo_stack.undo()
+    assert model.commands.count == 1
+    assert model.commands.undo_text() == "Remove layers 1, 2, 4"
+    model.commands.undo()
     assert model.architecture() == DEEP
 
 

@@ -16,6 +16,7 @@ from app.editor import ArchitectureEditor
 from app.editor.model import DEFAULT_NEW_LAYER
 from app.editor.table import ACTIVATION_COLUMN, PROBLEMS_COLUMN, TELESCOPIC_COLUMN, UNITS_COLUMN
 from app.editor.widget import LOCKED_TOOLTIP
+from app.window_actions import command_action
 from resources import preset_paths
 from spectral_core.architecture import MAX_UNITS, Architecture, LayerSpec
 from spectral_core.regimes import PAPER_NAMES, REGIMES, parameter_counts
@@ -61,7 +62,7 @@ def test_starts_with_the_nonlinear_preset_and_lists_every_preset(editor) -> None
     assert editor.preset_combo.currentText() == NONLINEAR.name
     assert editor.input_units_spin.value() == 784
     assert not editor.train_input_check.isChecked()
-    assert editor.undo_stack.count() == 0
+    assert editor.commands.count == 0
 
 
 def test_add_button_inserts_before_the_output_layer_and_selects_it(editor, qtbot) -> None:
@@ -100,13 +101,13 @@ def test_up_down_buttons_reorder_and_selection_follows(editor, qtbot) -> None:
     qtbot.mouseClick(editor.up_button, Qt.MouseButton.LeftButton)
     assert units_of(editor) == [120, 800, 10]
     assert editor.diagram.selected_rows() == editor.selected_rows() == [1]
-    assert editor.undo_stack.count() == 3
+    assert editor.commands.count == 3
     # The last layer is telescopic in between: marked with the reason, in the diagram too.
-    editor.undo_stack.undo()
+    editor.commands.undo()
     assert "no next layer" in editor.table_model.index(2, TELESCOPIC_COLUMN).data(Qt.ItemDataRole.ToolTipRole)
     assert editor.diagram.boxes()[3].problem
     for _ in range(2):
-        editor.undo_stack.undo()
+        editor.commands.undo()
     assert editor.architecture() == NONLINEAR
 
 
@@ -119,7 +120,7 @@ def test_keyboard_delete_and_alt_arrows(editor, qtbot) -> None:
     assert units_of(editor) == [120, 800, 10]
     qtbot.keyClick(editor.view, Qt.Key.Key_Delete)
     assert units_of(editor) == [800, 10]
-    assert editor.undo_stack.undoText() == "Remove layer 1"
+    assert editor.commands.undo_text() == "Remove layer 1"
 
 
 def test_units_are_set_through_the_spin_box_delegate(editor, qtbot) -> None:
@@ -132,9 +133,9 @@ def test_units_are_set_through_the_spin_box_delegate(editor, qtbot) -> None:
     qtbot.keyClick(spin, Qt.Key.Key_Return)  # the delegate commits on the next event loop pass
     qtbot.waitUntil(lambda: units_of(editor) == [800, 256, 10])
     assert editor.diagram.boxes()[2].units == 256
-    undo = editor.undo_stack.createUndoAction(editor)
-    redo = editor.undo_stack.createRedoAction(editor)
-    assert undo.text() == "Undo Set units of layer 2 to 256"
+    undo = command_action(editor.commands, "undo", editor)
+    redo = command_action(editor.commands, "redo", editor)
+    assert undo.text() == "&Undo Set units of layer 2 to 256"
     undo.trigger()
     assert editor.architecture() == NONLINEAR
     redo.trigger()
@@ -180,7 +181,7 @@ def test_a_dragged_layer_keeps_the_diagram_highlight_on_it(editor, qtbot) -> Non
     assert model.dropMimeData(data, Qt.DropAction.MoveAction, 2, 0, QModelIndex())
     assert units_of(editor) == [120, 800, 10]
     assert editor.diagram.selected_rows() == editor.selected_rows()
-    editor.undo_stack.undo()
+    editor.commands.undo()
     assert units_of(editor) == [800, 120, 10]
     assert editor.diagram.selected_rows() == editor.selected_rows()
 
@@ -205,7 +206,7 @@ def test_activation_is_chosen_from_the_combo_delegate(editor, qtbot) -> None:
     assert combo.currentText() == "relu"
     qtbot.keyClick(combo, Qt.Key.Key_Down)  # relu -> tanh, committed at once
     assert editor.architecture().layers[1].activation == "tanh"
-    assert editor.undo_stack.count() == 1
+    assert editor.commands.count == 1
 
 
 def test_space_toggles_telescopic_and_marks_a_nonlinear_one(editor, qtbot) -> None:
@@ -220,7 +221,7 @@ def test_space_toggles_telescopic_and_marks_a_nonlinear_one(editor, qtbot) -> No
     assert editor.model.problem_text(1) == f"telescopic: {reason}"
     assert editor.problems_label.isVisibleTo(editor)
     assert "fix the marked problems" in editor.parameter_label.text()
-    editor.undo_stack.undo()
+    editor.commands.undo()
     assert editor.is_valid() and not editor.problems_label.isVisibleTo(editor)
 
 
@@ -234,10 +235,10 @@ def test_train_input_eigenvalues_and_input_units_are_undoable(editor, qtbot) -> 
     qtbot.keyClick(editor.input_units_spin, Qt.Key.Key_Return)
     assert editor.architecture().input_units == 100
     assert editor.diagram.boxes()[0].units == 100
-    editor.undo_stack.undo()
+    editor.commands.undo()
     assert editor.architecture().input_units == 784
     assert editor.input_units_spin.value() == 784
-    editor.undo_stack.undo()
+    editor.commands.undo()
     assert editor.architecture() == NONLINEAR
     assert not editor.train_input_check.isChecked()
 
@@ -249,8 +250,8 @@ def test_picking_a_preset_loads_it_as_one_undo_step(editor, qtbot) -> None:
     assert editor.input_units_spin.value() == 784
     assert editor.train_input_check.isChecked()
     assert [box.units for box in editor.diagram.boxes()] == [784, 10]
-    assert editor.undo_stack.undoText() == f"Load preset {PERCEPTRON.name}"
-    editor.undo_stack.undo()
+    assert editor.commands.undo_text() == f"Load preset {PERCEPTRON.name}"
+    editor.commands.undo()
     assert editor.architecture() == NONLINEAR
     assert editor.preset_combo.currentText() == NONLINEAR.name
 
@@ -288,12 +289,12 @@ def test_set_architecture_is_one_undo_step(editor) -> None:
     assert editor.architecture() == custom
     assert editor.input_units_spin.value() == 20
     assert editor.table_model.rowCount() == 2
-    editor.undo_stack.undo()
+    editor.commands.undo()
     assert editor.architecture() == NONLINEAR
 
 
 def test_locked_editor_refuses_edits_until_unlocked(editor, qtbot) -> None:
-    undo = editor.undo_stack.createUndoAction(editor)
+    undo = command_action(editor.commands, "undo", editor)
     qtbot.mouseClick(editor.add_button, Qt.MouseButton.LeftButton)
     added = editor.architecture()
     editor.set_locked(True)

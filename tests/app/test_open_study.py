@@ -81,7 +81,7 @@ def test_a_study_folder_opens_as_the_architecture_and_settings(
         assert words in banner.text(), words
     assert str(folder.resolve()) in window.recent_files()
 
-    window.editor.undo_stack.undo()  # the architecture came in as one undoable edit
+    window.commands.undo()  # the architecture came in as one undoable edit
     assert window.editor.architecture() == START
 
 
@@ -123,12 +123,12 @@ def test_a_bad_study_folder_names_the_file_and_changes_nothing(
     folder, words = bad_folders(tmp_path)[case]
     panel = window.run_panel
     before = (window.editor.architecture(), panel.current_regime(), panel.config(),
-              panel.dataset_source(), window.editor.undo_stack.count())
+              panel.dataset_source(), window.commands.count)
     assert window.open_file(folder) is False
     assert window.message_bar.level == "error"
     assert words in window.message_bar.text()
     after = (window.editor.architecture(), panel.current_regime(), panel.config(),
-             panel.dataset_source(), window.editor.undo_stack.count())
+             panel.dataset_source(), window.commands.count)
     assert after == before
     assert str(folder.resolve()) not in window.recent_files()
 

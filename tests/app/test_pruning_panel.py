@@ -12,8 +12,9 @@ pytest.importorskip("pytestqt")
 keras = pytest.importorskip("keras")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QUndoStack  # noqa: E402
 
+from app.commands import CommandStack  # noqa: E402
+from app.lab_state import LabState  # noqa: E402
 from app.pruning_panel import PruningPanel  # noqa: E402
 from spectral_core import pruning  # noqa: E402
 from spectral_core.architecture import Architecture, LayerSpec  # noqa: E402
@@ -34,7 +35,7 @@ def trained(small_digits):
 @pytest.fixture
 def panel(qtbot, trained):
     model, data = trained
-    widget = PruningPanel(undo_stack=QUndoStack())
+    widget = PruningPanel(LabState(ARCH), CommandStack())
     qtbot.addWidget(widget)
     widget.set_model(model, ARCH, data)
     yield widget
@@ -119,16 +120,16 @@ def test_prune_is_undoable_and_computes_the_masked_original(qtbot, panel, traine
     smaller = panel.model()
     assert smaller is not model
     assert panel.architecture().widths == [64, *(int(m.sum()) for m in masks), 10]
-    assert panel.percentile() == 0 and panel.undo_stack.count() == 1
+    assert panel.percentile() == 0 and panel.commands.count == 1
     x = data.x_test[:50]
     np.testing.assert_allclose(
         pruning.model_outputs(smaller, x),
         pruning.model_outputs(pruning.masked_model(model, masks), x),
         rtol=1e-5, atol=1e-6,
     )
-    panel.undo_stack.undo()
+    panel.commands.undo()
     assert panel.model() is model and panel.architecture() == ARCH
-    panel.undo_stack.redo()
+    panel.commands.redo()
     assert panel.model() is smaller
     settle(qtbot, panel)
 
@@ -155,7 +156,7 @@ def test_direct_model_gets_connectivity_only_and_old_undo_becomes_a_no_op(qtbot,
     direct = build_model(ARCH, "direct-full", seed=0)
     panel.set_model(direct, ARCH, small_digits)
     assert [panel.ranking.itemData(i) for i in range(panel.ranking.count())] == ["connectivity"]
-    panel.undo_stack.undo()  # the prune of the previous network no longer applies
+    panel.commands.undo()  # the prune of the previous network no longer applies
     assert panel.model() is direct
     with pytest.raises(ValueError, match="ranking: must be one of connectivity"):
         panel.set_ranking("eigenvalue")
@@ -164,7 +165,7 @@ def test_direct_model_gets_connectivity_only_and_old_undo_becomes_a_no_op(qtbot,
 
 def test_without_test_data_the_panel_says_so(qtbot, trained):
     model, _ = trained
-    widget = PruningPanel()
+    widget = PruningPanel(LabState(ARCH), CommandStack())
     qtbot.addWidget(widget)
     widget.set_model(model, ARCH, None)
     widget.set_percentile(20)
@@ -187,6 +188,6 @@ def test_panel_is_a_tab_of_the_main_window_fed_by_model_ready(qtbot, tmp_path, t
     assert panel.model() is model
     panel.set_percentile(50)
     panel.prune()
-    assert window.editor.undo_stack.canUndo()
+    assert window.commands.can_undo() and window.commands.undo_text().startswith("Prune")
     settle(qtbot, panel)
     panel.shutdown()
