@@ -244,7 +244,7 @@ def measure_training(app: QApplication, options: dict[str, Any], folder: str) ->
         for side in ("headless", "gui") if repeat % 2 == 0 else ("gui", "headless"):
             started, cpu = time.perf_counter(), time.process_time()
             if side == "headless":
-                run_training(architecture, "lambda", dataset, config)
+                run_training(architecture, "lambda", dataset, config, analysis=False)
                 headless_seconds.append(time.perf_counter() - started)
                 headless_cpu.append(time.process_time() - cpu)
             else:
