@@ -980,16 +980,19 @@ non-uniform frozen λ_in) against a float64 numpy reference for outputs and grad
 
 Tried and measured on this machine (numbers in the rows above):
 
-- **XLA** (`jit_compile=True`, opt-in; the default `"auto"` follows how the model was compiled,
-  and `build_model` compiles without it). On the plain models: no consistent gain (steps 0–22%
+- **XLA** (`jit_compile`; the default `"auto"` turns it on for the Constrained NN's cached view
+  only, when the run repays compiling). On the plain models: no consistent gain (steps 0–22%
   faster with the cores quiet, Dense gaining most as XLA fuses its Adamax update; 1.5–3× slower
-  with other jobs on the cores; ~4 s of compiling per new model). On the Constrained NN's
-  cached view (below) its gathers, segment sums and transposes fuse and a step took 5.8 ms of
-  CPU instead of 13.5, and 784→2000→120→10 epochs ran in 1.3–1.7 s instead of 2.9–4.3; but on
-  784→800→120→10 the second epoch recompiled (6.0 s against 1.6 s without XLA; the third took
-  1.3 s), and with XLA on by default this benchmark measured that regime at 1.39 of
-  `direct-full` per epoch. So XLA stays opt-in (`--jit-compile on`) until the recompilation is
-  understood.
+  with other jobs on the cores; ~4 s of compiling per new model), and on Train Λ's cached view
+  it was slower (784→2000→120→10: 1.36–1.41 s of CPU per epoch against 1.00–1.15). On the
+  Constrained NN's cached view (below) its gathers, segment sums and transposes fuse: epochs
+  took half the CPU time (784→800→120→10: 0.94–1.20 s against 1.84–2.50; 784→2000→120→10:
+  2.0 s against 2.95–3.43), so `"auto"` turns XLA on there when trained entries × steps
+  ≥ 2·10⁵ (`training.xla_repays`: ~5 µs saved per entry and step against ~1 s of compiling;
+  a 3-epoch run at N2 = 50 stays without). An earlier run of this benchmark saw its second epoch
+  recompile on 784→800→120→10 (6.0 s against 1.6 s); four-epoch runs with observers and a
+  validation split, at 784→800→10, 784→800→120→10 and 784→2000→120→10, did not reproduce it
+  (the second to fourth epochs took the same CPU time).
 - **oneDNN**: this TensorFlow turns it on by default on this CPU (AVX-512; the log line
   "oneDNN custom operations are on" is that default). On vs off is in the Settings rows (each
   setting needs its own process): on was faster or level in most runs, and fresh processes
@@ -1044,7 +1047,8 @@ What the engine does now, beyond the layer formulations above:
   N × N2 × 4 bytes (432 MB for 54,000 images at N2 = 2000); above
   `TrainingConfig.projection_cache_mb` (1024 by default) the engine trains uncached and logs why.
 - **Several batches per compiled call** (Keras `steps_per_execution`), chosen so one call is about
-  1 GFLOP (~10–30 ms here): observers still get batch-level metrics at their 10 Hz, and stop,
+  4 GFLOP (~40–80 ms here; 1 GFLOP left Train Λ at N2 = 2000 at 2 batches a call and 20 % slower
+  by CPU time, 1.17–1.34 s against 0.97–0.98 s an epoch at 8): observers still get batch-level metrics at their 10 Hz, and stop,
   pause and divergence checks act between calls (a divergence message names the call's batches).
   `snapshot_interval = 0` (an observer that wants every batch) keeps one batch per call.
 
@@ -1069,7 +1073,15 @@ What is left in a step (profiled with CPU-time ablations, 784→800→120→10, 
   ratios in the rows show how many cores a step kept busy.
 - Per epoch, the observers' epoch snapshot (effective-weight histograms of every layer, the
   histogram history, the retracted model's kernels) costs ~120 ms at N2 = 2000 for every
-  regime; it is ~10 % of a cached Train Λ epoch there.
+  regime; it is ~10 % of a cached Train Λ epoch there. Each layer's effective kernel is now
+  computed once per snapshot (it was computed for the history and again for the histograms),
+  and sweeps and `reproduce` skip the snapshot altogether (`run_training(analysis=False)`: they
+  keep results, not plots).
+- Per run, outside the epochs: `model.predict` traced a new function for every model, and a run
+  predicted the test set four times (test metrics, the retraction's comparison of both models,
+  the compact model's accuracy again), ~1.4 s of a 6.6 s three-epoch Train Λ run at
+  784→800→120→10. The engine now calls the model eagerly in chunks of 1,000 rows, and the
+  compact accuracy comes from the comparison.
 
 GUI responsiveness (what was found and fixed):
 
