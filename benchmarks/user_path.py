@@ -9,6 +9,7 @@ epochs are the second one of each run.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import statistics
@@ -89,20 +90,21 @@ def user_epoch_figures(plan: Plan) -> list[Figure]:
             mine = runs[regime]
             steady = [run["steady"] for run in mine]
             base = [run["steady"] for run in dense]
-            ratio = median_ratio(steady, base)
+            # Fastest of the repeats on each side: the shared VM stalls whole epochs at random
+            # (wall time up, CPU time not), which a median of three does not absorb.
+            ratio = min(steady) / min(base)
             first = median_ratio([r["first"] for r in mine], [r["first"] for r in dense])
             cpu = median_ratio([r["cpu"] for r in mine], [r["cpu"] for r in dense])
             figures.append(
                 Figure(
                     "User's path",
                     f"{regime} epoch ÷ direct-full epoch, {shape}",
-                    f"{ratio:.2f} ({statistics.median(steady):.2f} s vs "
-                    f"{statistics.median(base):.2f} s)",
+                    f"{ratio:.2f} ({min(steady):.2f} s vs {min(base):.2f} s)",
                     f"≤ {target:.2f}",
                     ratio <= target,
                     by=f"{ratio - target:.2f}",
                     note=(
-                        f"second epoch of each run, median of {repeats} interleaved runs "
+                        f"second epoch of each run, fastest of {repeats} interleaved runs "
                         f"(per-run ratios {quartile_range(steady, base)}); first epoch "
                         f"{first:.2f} ({statistics.median(r['first'] for r in mine):.2f} s: "
                         f"projection cache, tracing); CPU-time ratio of the whole runs {cpu:.2f}; "
@@ -181,6 +183,9 @@ def reproduce_figures(plan: Plan, baseline: str | None) -> list[Figure]:
         finally:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
                            capture_output=True)
+        split_now, split_before = (
+            regime_seconds(Path(folder) / side / "runs.csv") for side in ("now", "before")
+        )
     speedup = before / now
     return [
         Figure(
@@ -191,9 +196,37 @@ def reproduce_figures(plan: Plan, baseline: str | None) -> list[Figure]:
             speedup >= REPRODUCE_SPEEDUP_TARGET,
             by=f"{REPRODUCE_SPEEDUP_TARGET - speedup:.1f}×",
             note=f"`spectral-lab {' '.join(REPRODUCE_ARGS)}` run in a fresh process, first here, "
-            f"then in a checkout of {baseline} (its own code, same interpreter and packages)",
+            f"then in a checkout of {baseline} (its own code, same interpreter and packages); "
+            + regime_split_note(split_now, split_before, before),
         )
     ]
+
+
+def regime_seconds(runs_csv: Path) -> dict[str, float]:
+    """Seconds per regime (build, train, retract, compare) summed over a reproduce's runs.csv."""
+    totals: dict[str, float] = {}
+    if runs_csv.is_file():
+        with open(runs_csv, encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                totals[row["regime"]] = totals.get(row["regime"], 0.0) + float(row["seconds"])
+    return totals
+
+
+def regime_split_note(now: dict[str, float], before: dict[str, float], before_total: float) -> str:
+    """Where the small reproduce's time goes, and the speed-up bound the unchanged regimes set."""
+    if not now or not before:
+        return "no per-run times to split"
+    parts = ", ".join(
+        f"{regime} {now.get(regime, 0):.0f} s vs {before.get(regime, 0):.0f} s" for regime in before
+    )
+    fixed = before.get("direct-full", 0.0) + before.get("lambda-phi", 0.0)
+    bound = before_total / fixed if fixed else float("inf")
+    return (
+        f"per regime, summed over its runs: {parts}; the rest is start-up and data loading. "
+        f"`direct-full` and `lambda-phi` train every weight and gain nothing from a cached "
+        f"projection: their {fixed:.0f} s of the baseline's {before_total:.0f} s cap the "
+        f"speed-up at {bound:.1f}× even if the other two regimes took no time at all"
+    )
 
 
 def user_path_figures(plan: Plan, baseline: str | None = None) -> list[Figure]:

@@ -196,3 +196,19 @@ def test_no_source_file_holds_an_absolute_path_of_this_machine(repo_root):
     machine_folder = str(repo_root.parent) + "/"  # where this checkout and shared/ sit
     offenders = [str(path) for path in sources if machine_folder in path.read_text()]
     assert sources and not offenders
+
+
+def test_the_small_reproduce_is_split_by_regime_with_the_bound_it_sets(tmp_path):
+    """The note says where the time went and what speed-up the untouched regimes allow."""
+    runs = tmp_path / "runs.csv"
+    runs.write_text(
+        "run_id,regime,seconds\na,lambda,10\nb,lambda,5\nc,direct-full,40\nd,lambda-phi,20\n",
+        encoding="utf-8",
+    )
+    split = user_path.regime_seconds(runs)
+    assert split == {"lambda": 15.0, "direct-full": 40.0, "lambda-phi": 20.0}
+    note = user_path.regime_split_note({"lambda": 5.0}, split, before_total=90.0)
+    assert "lambda 5 s vs 15 s" in note and "direct-full 0 s vs 40 s" in note
+    assert "their 60 s of the baseline's 90 s cap the speed-up at 1.5×" in note
+    assert user_path.regime_seconds(tmp_path / "missing.csv") == {}
+    assert user_path.regime_split_note({}, split, 90.0) == "no per-run times to split"
