@@ -9,12 +9,16 @@ $SL sweep docs/sweeps/initialization_schemes.json --out runs/init_schemes -q
 $SL sweep docs/sweeps/initialization_direct_full.json --out runs/init_direct_full -q
 $SL sweep docs/sweeps/lambda_learning_rate.json --out runs/lambda_lr -q
 $SL reproduce perceptron --dataset $D --seeds 5 --epochs 20 --out runs/perceptron -q
-# Table 1 at the paper's budget: the sizes where each cell's best lies first, then their neighbours
-T1="$SL reproduce table1 --dataset $D --seeds 5 --epochs 20 -q"
-$T1 --families nonlinear,wide --sizes 2000 --out runs/table1_large
-$T1 --families deep --deep 800-600-500,800-600 --out runs/table1_deep
-$T1 --families nonlinear,wide --sizes 1000,1500,2000 --out runs/table1_large
-$T1 --families deep --out runs/table1_deep
+# Table 1 at the paper's budget: every cell at the size where its best lies with 2 seeds first,
+# then 5 seeds there, then the neighbours (a resumed folder keeps seeds 0-1 and adds the rest)
+T="$SL reproduce table1 --dataset $D --epochs 20 -q"
+$T --seeds 2 --families nonlinear,wide --sizes 2000 --out runs/table1_large
+$T --seeds 2 --families deep --deep 800-600-500 --out runs/table1_deep
+$T --seeds 5 --families nonlinear,wide --sizes 2000 --out runs/table1_large
+$T --seeds 5 --families deep --deep 800-600-500 --out runs/table1_deep
+$T --seeds 5 --families nonlinear,wide --sizes 1000,1500,2000 --out runs/table1_large
+$T --seeds 5 --families deep --deep 800-600-500,800-600 --out runs/table1_deep
+$T --seeds 5 --families deep --out runs/table1_deep
 # the curves over the rest of the grid, 2 seeds
-$SL reproduce table1 --dataset $D --seeds 2 --epochs 20 --families nonlinear,wide --sizes 20,50,100,200,400,600,800 --out runs/table1_curves -q
+$T --seeds 2 --families nonlinear,wide --sizes 20,50,100,200,400,600,800 --out runs/table1_curves
 echo ALL DONE
