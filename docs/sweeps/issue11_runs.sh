@@ -18,6 +18,8 @@ $T --seeds 2 --families deep --deep 800-600-500 --out runs/table1_deep
 # and whether it is the learning rate
 $T --seeds 2 --families wide --regimes direct-full --sizes 100,200,400,800 --out runs/table1_curves
 $T --seeds 2 --families wide --regimes direct-full --sizes 2000 --learning-rate 0.01 --out runs/table1_wide_lr001
+# the deep l = 3 networks are wide ones: Train Λ, Φ at 500 and 800 (deep fell 1.0 short at l = 5)
+$T --seeds 2 --families wide --regimes lambda-phi --sizes 500,800 --out runs/table1_curves
 $T --seeds 5 --families nonlinear,wide --sizes 2000 --out runs/table1_large
 $T --seeds 5 --families deep --deep 800-600-500 --out runs/table1_deep
 $T --seeds 5 --families nonlinear,wide --sizes 1000,1500,2000 --out runs/table1_large
