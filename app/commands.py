@@ -16,6 +16,7 @@ gesture is handled.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from app.lab_state import LabRun, LabState, PruningTarget
@@ -25,7 +26,7 @@ LOG = logging.getLogger("spectral_lab.commands")
 DEFAULT_LIMIT = 500  # commands kept for undo; the oldest go first
 
 
-class Command:
+class Command(ABC):
     """One undoable change. Subclasses set :attr:`text` and implement :meth:`do` / :meth:`undo`.
 
     ``do`` is called once by :meth:`CommandStack.push` and again on every redo.
@@ -33,11 +34,13 @@ class Command:
 
     text = ""
 
+    @abstractmethod
     def do(self) -> None:
-        raise NotImplementedError
+        """Make the change (the first time, and again on every redo)."""
 
+    @abstractmethod
     def undo(self) -> None:
-        raise NotImplementedError
+        """Take the change back."""
 
     def merge_with(self, other: Command) -> bool:
         """Absorb ``other`` (already done, pushed right after this one) into this command;

@@ -191,6 +191,9 @@ def test_a_failing_command_is_not_kept(lab) -> None:
         def do(self) -> None:
             raise OSError("disk gone")
 
+        def undo(self) -> None:  # never reached: do failed
+            raise AssertionError("undo of a command that was not done")
+
     with pytest.raises(OSError):
         stack.push(Failing())
     assert stack.count == 0
