@@ -282,6 +282,7 @@ class TrainingJob:
                     callbacks=[KeepModel()],
                     model=model,
                     continued_from=origin,
+                    analysis=False,  # self.recorder observes the run (the live plots read it)
                 )
         except (ArchitectureError, ConfigError, DataError, DeviceError, RegimeError, WriteError) as error:
             raise TaskFailed(str(error)) from None

@@ -138,8 +138,10 @@ def run_training(
 
     The outcome's record holds everything the plots draw (a :class:`RunRecorder` observes the
     run; ``analysis`` False leaves the plot data out, for callers that keep only the results,
-    such as sweeps: it is a histogram pass and a retraction per epoch). ``name`` names the record (default: the run folder's name); ``dataset_source`` is
-    where its data set is loaded from (default: the data set's name).
+    such as sweeps, or that observe the run with their own recorder, such as the app: it is a
+    histogram pass and a retraction per epoch). ``name`` names the record (default: the run
+    folder's name); ``dataset_source`` is where its data set is loaded from (default: the data
+    set's name).
     ``model`` (compiled, built for ``regime``) replaces the freshly built one, e.g. a model that
     continues an earlier run (:mod:`spectral_core.continuation`); ``continued_from`` then says
     which run (``run``: its name in a session, or ``folder``: its run folder;

@@ -525,7 +525,8 @@ def run_trial(trial: Any, study: Study) -> float:
     pruning = PruningObserver(trial, control)
     started = time.perf_counter()
     outcome = run_training(spec.architecture, spec.regime, blind, config, observers=[pruning],
-                           control=control, name=spec.run_id, dataset_source=study.data.source)
+                           control=control, name=spec.run_id, dataset_source=study.data.source,
+                           analysis=False)  # a trial keeps its results, not plot data
     history = outcome.record.history
     value = history[-1]["val_accuracy"] if history else 0.0
     # The sweep's row of the run's record, less what a trial has no test set for (its "test
