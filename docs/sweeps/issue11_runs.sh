@@ -22,6 +22,10 @@ $T --seeds 2 --families wide --regimes direct-full --sizes 2000 --learning-rate 
 $T --seeds 2 --families wide --regimes lambda-phi --sizes 500,800 --out runs/table1_curves
 $T --seeds 5 --families nonlinear,wide --sizes 2000 --out runs/table1_large
 $T --seeds 5 --families deep --deep 800-600-500 --out runs/table1_deep
+# 5 seeds where the two remaining 2-seed cells have their best (wide direct-full at 100; lambda-phi
+# at 500, the deep l = 3 best) and their neighbours on the grid
+$T --seeds 5 --families wide --regimes direct-full --sizes 50,100,200 --out runs/table1_curves
+$T --seeds 5 --families wide --regimes lambda-phi --sizes 400,500,600 --out runs/table1_curves
 $T --seeds 5 --families nonlinear,wide --sizes 1000,1500,2000 --out runs/table1_large
 $T --seeds 5 --families deep --deep 800-600-500,800-600 --out runs/table1_deep
 $T --seeds 5 --families deep --out runs/table1_deep
