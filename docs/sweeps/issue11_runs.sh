@@ -26,9 +26,15 @@ $T --seeds 5 --families deep --deep 800-600-500 --out runs/table1_deep
 # at 500, the deep l = 3 best) and their neighbours on the grid
 $T --seeds 5 --families wide --regimes direct-full --sizes 50,100,200 --out runs/table1_curves
 $T --seeds 5 --families wide --regimes lambda-phi --sizes 400,500,600 --out runs/table1_curves
-$T --seeds 5 --families nonlinear,wide --sizes 1000,1500,2000 --out runs/table1_large
-$T --seeds 5 --families deep --deep 800-600-500,800-600 --out runs/table1_deep
-$T --seeds 5 --families deep --out runs/table1_deep
-# the curves over the rest of the grid, 2 seeds
-$T --seeds 2 --families nonlinear,wide --sizes 20,50,100,200,400,600,800 --out runs/table1_curves
+# the neighbours of the best sizes, 5 seeds: N2 = 1500 (the grid ends at 2000), deep l = 4 800-600
+$T --seeds 5 --families nonlinear,wide --sizes 1500 --out runs/table1_large
+$T --seeds 5 --families deep --deep 800-600 --out runs/table1_deep
+# the curves over the whole grid: 2 seeds up to 800, then 1000 with 5 (table1_large holds some);
+# the deep l = 3 networks (784→N→10, N = 20, 80, 100, 500, 800) are wide ones, so the wide curve
+# includes 80 and 500 and the deep runs only l = 4
+$T --seeds 2 --families wide --sizes 20,50,80,100,200,400,500,600,800 --out runs/table1_curves
+$T --seeds 2 --families nonlinear --sizes 20,50,100,200,400,600,800 --out runs/table1_curves
+$T --seeds 5 --families nonlinear,wide --sizes 1000 --out runs/table1_large
+$T --seeds 2 --families deep --deep 800-100,800-200,800-400 --out runs/table1_deep
+$T --seeds 5 --families deep --deep 800-100,800-200,800-400 --out runs/table1_deep
 echo ALL DONE
