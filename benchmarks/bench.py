@@ -978,7 +978,8 @@ NOTES = """## What the layer runs, and what was tried
   layer) it adds a sparse correction to x K₀ instead (gather, multiply, segment-sum). The earlier
   form, x K₀ plus the correction in every layer, let autodiff scatter-add the correction's
   gradient back into x; the scattered kernel made the XLA epoch of 784→2000→120→10 about 10 %
-  faster (fastest of 6: 0.99–1.11 s against 1.16–1.18 s, raw `fit`).
+  faster (raw `fit`, fastest of 3 in each of two processes: 0.99 and 1.11 s against 1.18 and
+  1.16 s).
 
 `tests/core/test_formulations.py` checks every trainable-flag combination (including a
 non-uniform frozen λ_in) against a float64 numpy reference for outputs and gradients.
