@@ -874,13 +874,17 @@ def gui_figures(plan: Plan) -> list[Figure]:
             ),
         ),
         Figure(
-            "GUI", targets["ratio"][0], f"{ratio:.2f} ({result['gui_seconds']:.2f} s vs "
-            f"{result['headless_seconds']:.2f} s)", targets["ratio"][1],
+            "GUI", targets["ratio"][0],
+            f"{ratio:.2f} ({result.get('gui_fastest', result['gui_seconds']):.2f} s vs "
+            f"{result.get('headless_fastest', result['headless_seconds']):.2f} s)",
+            targets["ratio"][1],
             ratio <= GUI_RATIO_TARGET,
             by=f"{ratio - GUI_RATIO_TARGET:.2f}",
             note=f"{shape} lambda, 1 epoch of {result['images']} images, live plots on; "
-            "run_training without observers as headless, in the same process; median of "
-            f"{result.get('pairs', '?')} interleaved pairs; CPU-time ratio "
+            "run_training without observers as headless, in the same process; fastest of "
+            f"{result.get('pairs', '?')} interleaved pairs on each side (median of the pairs' "
+            f"ratios {result.get('median_pair_ratio', float('nan')):.2f}; medians "
+            f"{result['gui_seconds']:.2f} s vs {result['headless_seconds']:.2f} s); CPU-time ratio "
             f"{result.get('cpu_ratio', float('nan')):.2f} (GUI thread included)",
         ),
         Figure(

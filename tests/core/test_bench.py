@@ -212,3 +212,21 @@ def test_the_small_reproduce_is_split_by_regime_with_the_bound_it_sets(tmp_path)
     assert "their 60 s of the baseline's 90 s cap the speed-up at 1.5×" in note
     assert user_path.regime_seconds(tmp_path / "missing.csv") == {}
     assert user_path.regime_split_note({}, split, 90.0) == "no per-run times to split"
+
+
+def test_gui_ratio_is_fastest_against_fastest(monkeypatch):
+    """A stall only adds time, so the figure compares each side's fastest run; the note keeps
+    the median of the pairs' ratios."""
+    result = {
+        "launch_seconds": 0.9, "tensorflow_seconds": 5.0, "ratio": 1.02, "gui_fastest": 2.04,
+        "headless_fastest": 2.0, "median_pair_ratio": 1.12, "gui_seconds": 2.5,
+        "headless_seconds": 2.3, "pairs": 10, "cpu_ratio": 1.1, "images": 60000,
+        "max_gap_ms": 50.0,
+    }
+    monkeypatch.setattr(bench, "run_python", lambda *args, **kwargs: result)
+    figures = {figure.name: figure for figure in bench.gui_figures(bench.Plan.quick_plan())}
+    figure = figures["Training from the GUI ÷ headless"]
+    assert figure.value == "1.02 (2.04 s vs 2.00 s)"
+    assert figure.met is True
+    assert "fastest of 10 interleaved pairs" in figure.note
+    assert "median of the pairs' ratios 1.12" in figure.note
