@@ -1069,10 +1069,20 @@ What is left in a step (profiled with CPU-time ablations, 784→800→120→10, 
   Dense's ~930. It measured 4–6 ms of CPU per step against Dense's 14–20 ms: about 3 ms of
   every step is fixed cost (the batch gather from the cached tensor, loss and metrics, the
   Adamax update, the compiled loop), the same for every regime. At N2 = 2000 the products alone
-  are 0.125 of Dense's; with the fixed cost the epoch lands near 0.24, above the 0.15 target.
-- The Constrained NN's correction (gather k columns, multiply, segment-sum into the columns, two
-  transposes) cost 3 ms of CPU per step at k = 920 in isolation: as much as a dense product of
-  the layer. A sparse-dense matmul formulation took 1.8 ms in isolation but changed the step by
+  are 0.125 of Dense's; with the fixed cost the epoch lands at 0.17–0.20, above the 0.15
+  target (raw `fit` of the view, no engine: 0.60–0.66 s against Dense's 3.64 s, fastest of 3).
+  Neither XLA (0.78 s) nor a whole epoch per compiled call (0.66 s) nor dropping the `cond`
+  (no change) moved it. At 784→800→120→10 raw `fit` of the view gives 0.44 s against 1.75 s,
+  0.25: the target is this machine's floor, and the engine's epochs land at 0.25–0.31.
+- Train Λ, Φ trains every weight: Dense's products plus about five elementwise passes over each
+  kernel (form W, ∂φ = G ⊙ (λ_in − λ_out), G ⊙ φ, two sums), so its step is 1.03–1.04 of
+  Dense's (rows above) and its epoch 1.0–1.1. XLA fuses those passes (784→800→120→10: steady
+  epoch 1.70 s against 1.83 s without, Dense 1.71 s; fastest of 3), but compiling costs ~1.5 s
+  of CPU per model, which a 20-epoch run barely earns back, and XLA slowed the shared VM's
+  other regimes, so `"auto"` leaves it off.
+- The Constrained NN's correction on the cached first layer (gather k columns, multiply,
+  segment-sum into the columns, two transposes) cost 3 ms of CPU per step at k = 920 in
+  isolation: as much as a dense product of the layer. A sparse-dense matmul formulation took 1.8 ms in isolation but changed the step by
   less than the noise, and XLA cannot compile it; XLA fusing the correction is what pays
   (above).
 - Nothing the step recomputes could usefully be kept: the gather of K₀ at the trained entries
