@@ -64,8 +64,19 @@ class _FromProjection(keras.layers.Layer):
     """Applies a shared first layer to its cached projection (and, for MaskedDense, the input)."""
 
     def __init__(self, layer: SpectralDense | MaskedDense, **kwargs: Any) -> None:
-        super().__init__(name=f"{layer.name}_from_projection", **kwargs)
+        kwargs.setdefault("name", f"{layer.name}_from_projection")
+        super().__init__(**kwargs)
         self.shared = layer
+
+    # Keras's TensorBoard callback writes the fitted model's JSON, and fit runs this view.
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "layer": keras.saving.serialize_keras_object(self.shared)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _FromProjection:
+        config = dict(config)
+        layer = keras.saving.deserialize_keras_object(config.pop("layer"))
+        return cls(layer, **config)
 
     def call(self, projection: Any, inputs: Any = None) -> Any:
         if isinstance(self.shared, MaskedDense):

@@ -76,6 +76,25 @@ def test_the_view_shares_the_models_variables(small_digits):
     )
 
 
+@pytest.mark.parametrize("regime", ["lambda", "direct-subset"])
+def test_the_view_describes_itself_for_tensorboard(regime, small_digits, tmp_path, recwarn):
+    """Keras's TensorBoard callback writes the fitted model's JSON, and fit runs the view."""
+    model = build_model(CHAIN, regime, seed=0)
+    view = training_view(model, rows=100, budget_bytes=2**20)
+    assert view.cached
+    json_text = view.model.to_json()
+    assert '"class_name": "_FromProjection"' in json_text and model.layers[1].name in json_text
+    head = view.model.layers[1 if regime == "lambda" else 2]
+    rebuilt = type(head).from_config(head.get_config())
+    assert rebuilt.name == head.name and rebuilt.shared.units == head.shared.units
+    train(
+        model, small_digits, TrainingConfig(epochs=1, batch_size=50),
+        callbacks=[keras.callbacks.TensorBoard(log_dir=str(tmp_path), histogram_freq=1)],
+    )
+    assert not [w for w in recwarn if "serialize" in str(w.message)]
+    assert any(tmp_path.rglob("*.v2"))
+
+
 @pytest.mark.parametrize(
     ("regime", "architecture"),
     [("lambda-phi", CHAIN), ("direct-full", CHAIN), ("lambda", PERCEPTRON)],
