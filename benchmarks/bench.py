@@ -882,7 +882,8 @@ def gui_figures(plan: Plan) -> list[Figure]:
             by=f"{ratio - GUI_RATIO_TARGET:.2f}",
             note=f"{shape} lambda, 1 epoch of {result['images']} images, live plots on; "
             "run_training without observers as headless, in the same process; fastest of "
-            f"{result.get('pairs', '?')} interleaved pairs on each side (median of the pairs' "
+            f"{result.get('pairs', '?')} interleaved pairs on each side, the gap meter off "
+            "(median of the pairs' "
             f"ratios {result.get('median_pair_ratio', float('nan')):.2f}; medians "
             f"{result['gui_seconds']:.2f} s vs {result['headless_seconds']:.2f} s); CPU-time ratio "
             f"{result.get('cpu_ratio', float('nan')):.2f} (GUI thread included)",
@@ -892,6 +893,7 @@ def gui_figures(plan: Plan) -> list[Figure]:
             gap < GUI_GAP_TARGET_MS,
             by=f"{gap - GUI_GAP_TARGET_MS:.0f} ms",
             note=(
+                f"over {result.get('pairs', '?')} GUI runs of their own after the timed pairs, "
                 "largest interval between ticks of a 10 ms QTimer from Train to the result shown: "
                 f"{result.get('max_gap_fit_ms', float('nan')):.0f} ms while the fit loop ran, "
                 f"{result.get('max_gap_after_fit_ms', float('nan')):.0f} ms after it "
